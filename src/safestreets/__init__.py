@@ -1,0 +1,3 @@
+"""safestreets: citizen-security information system for Central America."""
+
+__version__ = "0.1.0"

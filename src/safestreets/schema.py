@@ -1,0 +1,141 @@
+"""The canonical record schemas, declared once.
+
+Ingest output, store tables and analytics input all use these names and types.
+Timestamps are UTC; coordinates are WGS84 longitude/latitude.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+#: Allowed values of the controlled fields.
+OCCURRED_PRECISION: Final = ("exact", "minute", "hour", "day", "month", "year")
+LOCATION_PRECISION: Final = ("exact", "street", "locality", "admin2", "admin1", "country", "none")
+MAPPING_QUALITY: Final = ("exact", "broader", "narrower", "ambiguous")
+HANDLING_CODES: Final = ("NATIONAL", "REGIONAL", "RESTRICTED", "PUBLIC")
+PLACE_TYPES: Final = (
+    "street",
+    "public_transport",
+    "transport_stop",
+    "market",
+    "commercial",
+    "residence",
+    "school",
+    "bar",
+    "vehicle",
+    "rural",
+    "other",
+    "unknown",
+)
+WEAPONS: Final = ("firearm", "knife", "blunt_object", "other", "none", "unknown")
+SEXES: Final = ("female", "male", "unknown")
+COUNT_UNITS: Final = ("victims", "incidents")
+#: Age bands of the UNODC homicide statistics (SDG 16.1.1 disaggregation).
+AGE_BANDS: Final = ("0-9", "10-14", "15-17", "18-19", "20-24", "25-29", "30-44", "45-59", "60+")
+
+#: One row per incident (event) as recorded by a source agency.
+INCIDENT: Final[dict[str, pl.DataType]] = {
+    "incident_id": pl.Int64(),
+    "source": pl.String(),
+    "source_record_id": pl.String(),
+    "country": pl.String(),
+    "admin1": pl.String(),
+    "admin2": pl.String(),
+    "locality": pl.String(),
+    "occurred_at": UTC_TS,
+    "occurred_precision": pl.String(),
+    "source_timezone": pl.String(),
+    "reported_at": UTC_TS,
+    "local_category": pl.String(),
+    "iccs_code": pl.String(),
+    "mapping_quality": pl.String(),
+    "lon": pl.Float64(),
+    "lat": pl.Float64(),
+    "location_precision": pl.String(),
+    "place_type": pl.String(),
+    "weapon": pl.String(),
+    "victim_count": pl.Int32(),
+    "owner_agency": pl.String(),
+    "handling_code": pl.String(),
+    "batch_id": pl.Int64(),
+}
+
+#: One row per victim of an incident.
+VICTIM: Final[dict[str, pl.DataType]] = {
+    "incident_id": pl.Int64(),
+    "victim_no": pl.Int32(),
+    "sex": pl.String(),
+    "age": pl.Int32(),
+    "age_band": pl.String(),
+}
+
+#: Aggregated statistics as published by agencies that release only counts.
+COUNT: Final[dict[str, pl.DataType]] = {
+    "source": pl.String(),
+    "country": pl.String(),
+    "admin1": pl.String(),
+    "admin2": pl.String(),
+    "period": pl.String(),
+    "period_start": pl.Date(),
+    "period_end": pl.Date(),
+    "iccs_code": pl.String(),
+    "local_category": pl.String(),
+    "unit": pl.String(),
+    "count": pl.Int64(),
+    "batch_id": pl.Int64(),
+}
+
+#: Mid-year population by area and year.
+POPULATION: Final[dict[str, pl.DataType]] = {
+    "country": pl.String(),
+    "admin1": pl.String(),
+    "admin2": pl.String(),
+    "year": pl.Int32(),
+    "population": pl.Int64(),
+    "source": pl.String(),
+}
+
+
+def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """An empty frame with the given canonical schema."""
+    return pl.DataFrame(schema=schema)
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Select and cast ``frame`` to ``schema``: missing columns become nulls, extras are dropped."""
+    cols = []
+    for name, dtype in schema.items():
+        if name in frame.columns:
+            cols.append(pl.col(name).cast(dtype, strict=False))
+        else:
+            cols.append(pl.lit(None, dtype=dtype).alias(name))
+    return frame.select(cols)
+
+
+def age_band(age: pl.Expr) -> pl.Expr:
+    """Map an integer age expression to the UNODC age band (null where age is null)."""
+    return (
+        pl.when(age.is_null())
+        .then(None)
+        .when(age < 10)
+        .then(pl.lit("0-9"))
+        .when(age < 15)
+        .then(pl.lit("10-14"))
+        .when(age < 18)
+        .then(pl.lit("15-17"))
+        .when(age < 20)
+        .then(pl.lit("18-19"))
+        .when(age < 25)
+        .then(pl.lit("20-24"))
+        .when(age < 30)
+        .then(pl.lit("25-29"))
+        .when(age < 45)
+        .then(pl.lit("30-44"))
+        .when(age < 60)
+        .then(pl.lit("45-59"))
+        .otherwise(pl.lit("60+"))
+    )
