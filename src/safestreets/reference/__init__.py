@@ -18,6 +18,17 @@ from safestreets.reference.geo import (
     resolve_admin1_series,
     resolve_admin2,
 )
+from safestreets.reference.iccs import (
+    iccs_descendants,
+    iccs_index,
+    iccs_level,
+    iccs_name,
+    iccs_parent,
+    iccs_rollup,
+    iccs_rollup_series,
+    iccs_table,
+    is_iccs_code,
+)
 from safestreets.reference.population import (
     country_population,
     homicide_rates,
@@ -34,6 +45,15 @@ __all__ = [
     "country_outline",
     "country_population",
     "homicide_rates",
+    "iccs_descendants",
+    "iccs_index",
+    "iccs_level",
+    "iccs_name",
+    "iccs_parent",
+    "iccs_rollup",
+    "iccs_rollup_series",
+    "iccs_table",
+    "is_iccs_code",
     "latest_homicide_rate",
     "normalise_name",
     "places",

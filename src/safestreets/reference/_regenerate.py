@@ -367,13 +367,46 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_iccs(shared: Path) -> None:
-    """Rebuild the ICCS tables (placeholder until implemented)."""
-    raise NotImplementedError
+    """Copy the ICCS v1.0 structure and the alphabetical indexes (codes kept as strings).
+
+    Index rows whose printed code is not in the structure are kept with the suggested
+    erratum code (``code``), the printed one in ``code_as_printed``; rows with neither are
+    dropped.
+    """
+    codes = pl.read_csv(shared / "iccs" / "iccs_v1_0_codes.csv", infer_schema_length=0)
+    codes.select(
+        "code", "level", "parent", "section", "name_en", "name_es", "is_leaf", "residual_other"
+    ).write_csv(DATA_DIR / "iccs_v1_0.csv")
+    valid = set(codes["code"])
+    for lang in ("en", "es"):
+        idx = pl.read_csv(
+            shared / "iccs" / f"iccs_v1_0_alphabetical_index_{lang}.csv", infer_schema_length=0
+        )
+        out = (
+            idx.select(
+                pl.col(f"term_{lang}").str.strip_chars().alias("term"),
+                pl.when(pl.col("code_in_structure") == "1")
+                .then(pl.col("code_as_printed"))
+                .otherwise(pl.col("suggested_code_if_erratum"))
+                .alias("code"),
+                "code_as_printed",
+            )
+            .filter(pl.col("code").is_in(sorted(valid)))
+            .unique(["term", "code"], keep="first", maintain_order=True)
+        )
+        out.write_csv(DATA_DIR / f"iccs_index_{lang}.csv")
 
 
 def recompute_category_norms() -> None:
-    """Recompute ``term_norm`` in categories_es.csv (placeholder until implemented)."""
-    raise NotImplementedError
+    """Recompute the ``term_norm`` column of the curated ``categories_es.csv``."""
+    from safestreets.reference.geo import normalise_name
+
+    path = DATA_DIR / "categories_es.csv"
+    df = pl.read_csv(path, infer_schema_length=0)
+    df = df.with_columns(
+        pl.col("term").map_elements(normalise_name, return_dtype=pl.String).alias("term_norm")
+    )
+    df.write_csv(path)
 
 
 if __name__ == "__main__":
