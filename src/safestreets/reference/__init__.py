@@ -4,6 +4,11 @@ Everything here is package data loaded once (``functools.lru_cache``); see
 ``safestreets/reference/data/README.md`` for sources and licences.
 """
 
+from safestreets.reference.categories import (
+    category_table,
+    map_categories,
+    normalise_category,
+)
 from safestreets.reference.geo import (
     COUNTRY_CODES,
     admin1,
@@ -40,6 +45,7 @@ __all__ = [
     "COUNTRY_CODES",
     "admin1",
     "admin2",
+    "category_table",
     "countries",
     "country_of_point",
     "country_outline",
@@ -55,6 +61,8 @@ __all__ = [
     "iccs_table",
     "is_iccs_code",
     "latest_homicide_rate",
+    "map_categories",
+    "normalise_category",
     "normalise_name",
     "places",
     "points_in_country",
