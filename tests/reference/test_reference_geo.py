@@ -260,3 +260,18 @@ def test_resolve_admin2_ambiguous_name_needs_admin1() -> None:
     b = geo.resolve_admin2("GT", "San Pedro Sacatepéquez", "San Marcos")
     assert a is not None and b is not None and a != b
     assert a.startswith("01") and b.startswith("12")
+
+
+def test_array_shapes_preserved() -> None:
+    lon = np.array([[-89.19, -90.51], [0.0, -84.08]])
+    lat = np.array([[13.69, 14.62], [0.0, 9.93]])
+    assert geo.country_of_point(lon, lat).tolist() == [["SV", "GT"], [None, "CR"]]
+    assert geo.points_in_country("GT", lon, lat).tolist() == [[False, True], [False, False]]
+    assert geo.points_in_country("GT", [-90.51], [14.62]).tolist() == [True]
+
+
+def test_country_of_point_with_tolerance() -> None:
+    # Just off the Gulf of Fonseca coast of Honduras: outside every bare outline.
+    lon, lat = np.array([-87.5]), np.array([13.2])
+    assert geo.country_of_point(lon, lat).tolist() == [None]
+    assert geo.country_of_point(lon, lat, tolerance_km=10).tolist() == ["HN"]
