@@ -1,2 +1,85 @@
-def main() -> None:  # placeholder, replaced below
-    pass
+"""The `safestreets` command line: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import typer
+
+from safestreets import __version__
+from safestreets.cli._common import DatabaseOpt, console, err_console
+from safestreets.cli.ingest import ingest, profiles_app
+from safestreets.errors import SafeStreetsError
+
+app = typer.Typer(
+    name="safestreets",
+    help="Citizen-security information system for Central America.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("ingest")(ingest)
+app.add_typer(profiles_app, name="profiles")
+
+
+@app.command()
+def init(database: DatabaseOpt = None) -> None:
+    """Create the database, or migrate it to the newest schema."""
+    from safestreets.store.engine import get_engine
+    from safestreets.store.migrate import upgrade
+
+    engine = get_engine(database)
+    before, after = upgrade(engine)
+    url = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        console.print(f"database {url} is up to date (revision {after})")
+    else:
+        console.print(f"database {url} migrated from {before or 'empty'} to revision {after}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def _register_optional() -> None:
+    # Command groups that live in their own modules; imported here so `--help` lists them.
+    from safestreets.cli import demo as demo_cli
+    from safestreets.cli import serve as serve_cli
+    from safestreets.cli import stats as stats_cli
+
+    app.command("demo")(demo_cli.demo)
+    app.command("serve")(serve_cli.serve)
+    app.add_typer(stats_cli.counts_app, name="counts")
+    app.add_typer(stats_cli.population_app, name="population")
+
+
+_register_optional()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one line and a hint and exit 2; no tracebacks."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SafeStreetsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        if exc.hint:
+            err_console.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: nothing of the current batch was kept")
+        sys.exit(130)
+
+
+__all__ = ["Path", "app", "main"]
