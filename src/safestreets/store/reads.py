@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, func, literal_column, select
+from sqlalchemy import ColumnClause, Engine, func, literal_column, select
 
 from safestreets.reference.iccs import iccs_name, is_iccs_code
 from safestreets.store import tables
@@ -103,8 +103,9 @@ def summary(engine: Engine, *, latest: int = 10) -> Summary:
     inc, bat = tables.incident, tables.batch
     # Inline literals: PostgreSQL only matches GROUP BY expressions that render identically,
     # and two sets of bound parameters would not.
-    one, two = literal_column("1"), literal_column("2")
-    section = func.substr(inc.c.iccs_code, one, two).label("section")
+    start: ColumnClause[int] = literal_column("1")
+    length: ColumnClause[int] = literal_column("2")
+    section = func.substr(inc.c.iccs_code, start, length).label("section")
     n = func.count().label("n")
 
     totals_q = select(

@@ -1,0 +1,44 @@
+"""The FastAPI application: the JSON API under ``/api/v1`` and the server-rendered pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from safestreets import __version__
+from safestreets.api import v1
+from safestreets.api.errors import install_error_handlers
+from safestreets.config import Settings, get_settings
+from safestreets.store.engine import get_engine
+from safestreets.web import pages
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: Defaults to the ``SAFESTREETS_*`` environment.
+        engine: Defaults to the engine of ``settings.resolved_database_url()``. The app never
+            migrates the database itself (``safestreets serve`` and ``safestreets init`` do);
+            an uninitialised database answers 503 with a hint.
+    """
+    settings = settings or get_settings()
+    if engine is None:
+        engine = get_engine(settings.resolved_database_url())
+    app = FastAPI(
+        title="safestreets",
+        version=__version__,
+        description="Citizen-security information system for Central America. "
+        "Every error answers with one envelope: "
+        '`{"error": {"code": ..., "message": ..., "hint": ...}}`.',
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.include_router(v1.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    return app
