@@ -85,7 +85,9 @@ class _BatchWriter:
         # Sorted by key, the primary-key B-tree is written page by page, not at random.
         self.session.append("incident", schema.conform(out, schema.INCIDENT).sort("incident_id"))
         if not victims.is_empty():
-            v = victims.filter(pl.col("incident_id").is_in(new["incident_id"].implode()))
+            v = victims.filter(pl.col("incident_id").is_in(new["incident_id"].implode())).unique(
+                ["incident_id", "victim_no"], keep="first", maintain_order=True
+            )
             self.session.append("victim", schema.conform(v, schema.VICTIM))
         self.loaded += new.height
         self.unmapped += int(

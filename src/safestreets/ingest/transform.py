@@ -263,7 +263,9 @@ def _coordinates(ex: pl.DataFrame, profile: Profile, country: pl.Series) -> pl.D
     )
     basic = frame.select(r=coordinate_problems(pl.col("lon"), pl.col("lat")))["r"]
     present = frame["lon"].is_not_null().to_numpy() & frame["lat"].is_not_null().to_numpy()
-    to_check = present & basic.is_null().to_numpy() & ~invalid_text
+    # Out-of-range points are checked too: lat -90.5 / lon 14.6 is a swapped pair, not noise.
+    zero = (basic == "coordinates_zero").fill_null(False).to_numpy()
+    to_check = present & ~zero & ~invalid_text
     inside = np.ones(n, dtype=bool)
     swapped_inside = np.zeros(n, dtype=bool)
     area_reason = "outside_country"
@@ -289,10 +291,12 @@ def _coordinates(ex: pl.DataFrame, profile: Profile, country: pl.Series) -> pl.D
     reason = pl.select(
         pl.when(pl.Series(invalid_text))
         .then(pl.lit("invalid_coordinates"))
-        .when(basic.is_not_null())
+        .when(pl.Series(zero))
         .then(basic)
         .when(bad & swapped)
         .then(pl.lit("coordinates_swapped"))
+        .when(basic.is_not_null())
+        .then(basic)
         .when(bad)
         .then(pl.lit(area_reason))
         .when(pl.lit(opts.required) & pl.Series(~present))

@@ -1,0 +1,41 @@
+# safestreets: two commands for a newcomer (make run, make test) and a few for developers.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test bench lint install dev clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+## make run: install, build the SYNTHETIC demo region once, serve http://127.0.0.1:$${SAFESTREETS_PORT:-8000}
+run: install
+	$(BIN)/safestreets init
+	$(BIN)/safestreets demo --if-missing
+	$(BIN)/safestreets serve
+
+## make test: the whole suite (PostgreSQL half runs when SAFESTREETS_TEST_POSTGRES_URL is set)
+test: dev
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+## make bench: benchmark scripts; figures go to docs/benchmarks.md by hand
+bench: dev
+	$(BIN)/python benchmarks/bench_ingest.py
+
+lint: dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
