@@ -2,67 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Engine, insert
 
 from safestreets.store import tables
-from safestreets.store.engine import get_engine, normalise_url
-from safestreets.store.migrate import upgrade
-
-POSTGRES_ENV = "SAFESTREETS_TEST_POSTGRES_URL"
 
 
-def sqlite_store(path: Path) -> Engine:
-    engine = get_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    return engine
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(
-                    not os.environ.get(POSTGRES_ENV),
-                    reason=f"no PostgreSQL: set {POSTGRES_ENV}",
-                ),
-            ],
-        ),
-    ]
-)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty, migrated store on SQLite (a temporary file) or PostgreSQL.
-
-    On PostgreSQL the tables live in a schema of their own, dropped afterwards with all that
-    the test inserted, so a shared server is left as it was found.
-    """
-    if request.param == "sqlite":
-        yield sqlite_store(tmp_path / "t.sqlite")
-        return
-    url = normalise_url(os.environ[POSTGRES_ENV])
-    schema = f"safestreets_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture
+def backend(store: Engine) -> Engine:
+    """The suite-wide ``store`` fixture (SQLite and PostgreSQL) under this folder's name."""
+    return store
 
 
 def utc(*args: int) -> datetime:

@@ -17,19 +17,11 @@ from safestreets.store.engine import get_engine
 from safestreets.store.migrate import head_revision
 from safestreets.store.reads import summary
 
-from .conftest import sqlite_store
-
 ENVELOPE_KEYS = {"code", "message", "hint"}
 
 
 def client_for(engine: Engine, tmp_path: Path) -> TestClient:
     return TestClient(create_app(Settings(data_dir=tmp_path), engine))
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Engine:
-    """An empty, migrated SQLite store (for what does not depend on the backend)."""
-    return sqlite_store(tmp_path / "t.sqlite")
 
 
 @pytest.fixture

@@ -12,14 +12,6 @@ from sqlalchemy import Engine, insert
 from safestreets.api.app import create_app
 from safestreets.config import Settings
 from safestreets.store import tables
-from safestreets.store.engine import get_engine
-from safestreets.store.migrate import upgrade
-
-
-def _store(path: Path) -> Engine:
-    engine = get_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    return engine
 
 
 def _client(engine: Engine, tmp_path: Path) -> TestClient:
@@ -27,14 +19,14 @@ def _client(engine: Engine, tmp_path: Path) -> TestClient:
 
 
 @pytest.fixture
-def empty_client(tmp_path: Path) -> TestClient:
-    return _client(_store(tmp_path / "empty.sqlite"), tmp_path)
+def empty_client(sqlite_engine: Engine, tmp_path: Path) -> TestClient:
+    return _client(sqlite_engine, tmp_path)
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> TestClient:
+def client(sqlite_engine: Engine, tmp_path: Path) -> TestClient:
     """A store with a real source (GT, 12,345 rows read) and a synthetic one (SV, BZ)."""
-    engine = _store(tmp_path / "t.sqlite")
+    engine = sqlite_engine
     when = datetime(2024, 2, 1, 12, tzinfo=UTC)
     batch = {"kind": "incidents", "started_at": when, "finished_at": when, "rows_loaded": 2}
     with engine.begin() as conn:
