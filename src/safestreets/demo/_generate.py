@@ -86,16 +86,15 @@ def _cum(p: Sequence[float] | FloatArray) -> FloatArray:
 
 
 def _choose(rng: np.random.Generator, cum: FloatArray, n: int) -> IntArray:
-    return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(cum) - 1).astype(
-        np.int64
-    )
+    idx = np.searchsorted(cum, rng.random(n), side="right")
+    return np.minimum(idx, len(cum) - 1).astype(np.int64)
 
 
 @dataclass(frozen=True)
 class _KindPlan:
     """A kind's resolved choices in one country."""
 
-    labels: IntArray  # indices into _Context.labels
+    labels: IntArray  # indices into the label_* series of _Context
     label_weights: FloatArray
     label_weapon: IntArray  # weapon hint (index into schema.WEAPONS) or -1
     label_place: IntArray  # place-type hint (index into schema.PLACE_TYPES) or -1
@@ -105,7 +104,6 @@ class _KindPlan:
     setting_cum: FloatArray
     weapon_cum: FloatArray | None
     model: int  # index into MODEL_NAMES, -1 for victimless
-    victims_cum: FloatArray
     hour_profile: int
     loc_cum: FloatArray
     time_cum: FloatArray
@@ -155,10 +153,9 @@ def _context(iso2: str, seed: int) -> _Context:
                 for a, _, w in kind.settings
             ]
         )
-        loc_key = (
-            kind.group
-            if kind.group == "homicide"
-            else ("fraud" if kind.key == "fraud" else "default")
+        # Homicides are located precisely; fraud often only by municipality.
+        loc_key = next(
+            (k for k in (kind.group, kind.key) if k in cat.LOCATION_PRECISION_SHARES), "default"
         )
         kinds[k] = _KindPlan(
             labels=np.array([label_index(lb) for lb in resolved.labels], dtype=np.int64),
@@ -180,7 +177,6 @@ def _context(iso2: str, seed: int) -> _Context:
             setting_cum=_cum(s_w),
             weapon_cum=_cum(cat.weapon_probs(kind.weapon, iso2)) if kind.weapon else None,
             model=MODEL_NAMES.index(kind.victims) if kind.victims else -1,
-            victims_cum=_cum(kind.victims_per_incident),
             hour_profile=HOUR_PROFILE_NAMES.index(kind.hour_profile),
             loc_cum=_cum(cat.LOCATION_PRECISION_SHARES[loc_key]),
             time_cum=_cum(cat.TIME_PRECISION_SHARES[kind.group]),

@@ -25,8 +25,10 @@ def generate_region(
     """Stream a synthetic but realistic region of incidents and victims.
 
     Every record is marked synthetic (``source`` ``SYNTHETIC-DEMO-<agency>``). Homicides are
-    calibrated so that each country's yearly rate of ICCS 0101 victims equals its latest UNODC
-    rate times the population of each simulated year; the other ``incidents`` are robberies,
+    calibrated so that each country's yearly number of ICCS 0101 victims is its latest UNODC
+    rate times the WDI population of each simulated year (rounded; the randomness is in when
+    and where they happen, so monthly and local counts vary as in a Poisson process while the
+    yearly rate reproduces the published one); the other ``incidents`` are robberies,
     thefts, assaults, extortion, sexual violence and the like in plausible proportions, placed
     around real towns with strong concentration on micro-places, and timed with the usual
     night, weekend, payday and seasonal patterns.
@@ -42,7 +44,8 @@ def generate_region(
         years: Number of full calendar years.
         end_year: Last simulated year. Default: the latest year with a published UNODC
             homicide rate for any of the seven countries (2023 with the shipped data), so that
-            the simulated years have a published population.
+            the simulated years have a published population; beyond the shipped WDI years the
+            population is extrapolated with its last five-year growth.
         chunk_size: Incidents per yielded chunk (the last one may be smaller).
         progress: Called after each chunk with the number of incidents produced so far.
         countries: ISO2 codes to generate (default: all seven), e.g. for small tests.
