@@ -130,6 +130,7 @@ def test_all_crime_families_are_present(region: Region) -> None:
         "02012",
         extortion,
         "0301",
+        "0302",
         "0204",
         "0202",
         "06",

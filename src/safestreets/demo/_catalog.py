@@ -40,6 +40,7 @@ class Kind:
         boost: Country multipliers of ``share`` (missing: 1).
         delay_hours: Median delay between occurrence and report.
         special: Labels used only in a situation: ``femicide``, ``massacre``, ``minor``.
+        minor_age: Victims below this age get the ``minor`` label.
     """
 
     key: str
@@ -56,6 +57,7 @@ class Kind:
     boost: Mapping[str, float] = field(default_factory=dict)
     delay_hours: float = 6.0
     special: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    minor_age: int = 18
 
 
 # fmt: off
@@ -200,6 +202,21 @@ KINDS: tuple[Kind, ...] = (
         day_profile="domestic", hour_profile="evening", group="sexual", weapon="sexual",
         victims="sexual", delay_hours=72.0,
         special={"minor": ("Violación de menor de edad", "Violación de menor")},
+        minor_age=14,
+    ),
+    Kind(
+        key="sexual_exploitation", iccs="0302",
+        terms=(
+            ("Explotación sexual", 0.5), ("Explotación sexual comercial", 0.3),
+            ("Proxenetismo", 0.2),
+        ),
+        share=0.002,
+        settings=(
+            ("bar", "bar", 0.5), ("city", "commercial", 0.3), ("residence", "residence", 0.2),
+        ),
+        day_profile="flat", hour_profile="evening", group="sexual", victims="trafficking",
+        victims_per_incident=(0.8, 0.15, 0.05), delay_hours=240.0,
+        special={"minor": ("Explotación sexual de menores",)},
     ),
     Kind(
         key="sexual_assault", iccs="0301",

@@ -424,25 +424,23 @@ def _special_labels(
     first_sex: IntArray,
     first_age: IntArray,
 ) -> None:
-    """Labels that depend on the victims: femicide, massacre, rape of a minor."""
-    n = len(kinds)
+    """Labels that depend on the victims: femicide, massacre, offences against a minor."""
+    u = rng.random(len(kinds))
     homicide = cat.KIND_INDEX["homicide"]
-    rape = cat.KIND_INDEX["rape"]
-    u = rng.random(n)
     if homicide in ctx.kinds:
         special = ctx.kinds[homicide].special
         is_h = kinds == homicide
         if "femicide" in special:
-            label[is_h & (vcount == 1) & (first_sex == 0) & (u < _FEMICIDE_SHARE)] = special[
-                "femicide"
-            ]
+            women = is_h & (vcount == 1) & (first_sex == 0)
+            label[women & (u < _FEMICIDE_SHARE)] = special["femicide"]
         if "massacre" in special:
             share = _MASSACRE_SHARE[ctx.iso2 in cat.NORTHERN_TRIANGLE]
             label[is_h & (vcount >= 3) & (u < share)] = special["massacre"]
-    if rape in ctx.kinds and "minor" in ctx.kinds[rape].special:
-        label[(kinds == rape) & (first_age >= 0) & (first_age < 14)] = ctx.kinds[rape].special[
-            "minor"
-        ]
+    for k, kp in ctx.kinds.items():
+        if "minor" in kp.special:
+            kind = cat.KINDS[k]
+            minor = (first_age >= 0) & (first_age < kind.minor_age)
+            label[(kinds == k) & minor] = kp.special["minor"]
 
 
 def _epoch_us(seconds: IntArray, name: str) -> pl.Series:
