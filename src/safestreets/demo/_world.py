@@ -355,24 +355,13 @@ def _hotspots(iso2: str, seed: int, P: Places) -> Anchors:
 
 
 def _streets(iso2: str, seed: int, P: Places) -> Anchors:
-    """Ordinary incident locations: many street segments per town, mildly weighted."""
+    """Ordinary incident locations: more street segments per town, still Zipf-weighted."""
     return _clustered(iso2, world_rng(seed, iso2, 17), P, 1.5, 60, 1.3, 1.0, 0.05)
 
 
 def _neighbourhoods(iso2: str, seed: int, P: Places) -> Anchors:
     """Residential neighbourhoods: domestic violence and burglary concentrate in some."""
     return _clustered(iso2, world_rng(seed, iso2, 18), P, 1.0, 40, 1.2, 1.1, 0.15)
-
-
-def _urban_places(P: Places, sigma_factor: float, exponent: float) -> Anchors:
-    real = np.flatnonzero(P.real)
-    return _anchors(
-        P.lon[real],
-        P.lat[real],
-        real,
-        P.sigma_km[real] * sigma_factor,
-        P.population[real] ** exponent,
-    )
 
 
 def _rural(P: Places) -> Anchors:
@@ -384,6 +373,7 @@ def _rural(P: Places) -> Anchors:
 
 
 def _gang_areas(iso2: str, seed: int, P: Places) -> Anchors:
+    """Gang-controlled neighbourhoods (~150 m across) in the larger towns."""
     rng = world_rng(seed, iso2, 11)
     cand = np.flatnonzero(P.real & (P.population >= 10_000))
     if len(cand) == 0:
@@ -396,6 +386,7 @@ def _gang_areas(iso2: str, seed: int, P: Places) -> Anchors:
 
 
 def _markets(iso2: str, seed: int, P: Places) -> Anchors:
+    """A municipal (or central) market per town of 2,000+, neighbourhood markets in cities."""
     rng = world_rng(seed, iso2, 12)
     lons: list[float] = []
     lats: list[float] = []
@@ -435,6 +426,7 @@ def _markets(iso2: str, seed: int, P: Places) -> Anchors:
 
 
 def _terminals(iso2: str, seed: int, P: Places) -> Anchors:
+    """A bus terminal per town of 15,000+, more in the big cities."""
     rng = world_rng(seed, iso2, 13)
     lons, lats, places, names, weights = [], [], [], [], []
     for i in np.flatnonzero(P.real & (P.population >= 15_000)):
@@ -590,6 +582,7 @@ def _bus_stops(iso2: str, seed: int, P: Places, terminals: Anchors) -> Anchors:
 
 
 def _schools(iso2: str, seed: int, P: Places) -> Anchors:
+    """About one school per 7,000 inhabitants, an "Instituto Nacional" in towns of 20,000+."""
     rng = world_rng(seed, iso2, 15)
     real = np.flatnonzero(P.real & (P.population >= 1000))
     counts = np.clip(np.round(P.population[real] / 7000.0), 1, 80).astype(int)
@@ -613,6 +606,7 @@ def _schools(iso2: str, seed: int, P: Places) -> Anchors:
 
 
 def _bars(iso2: str, seed: int, P: Places, hot: Anchors) -> Anchors:
+    """About one bar or cantina per 3,500 inhabitants, half of them in the hotspots."""
     rng = world_rng(seed, iso2, 16)
     real = np.flatnonzero(P.real & (P.population >= 2000))
     counts = np.clip(np.round(P.population[real] / 3500.0), 1, 150).astype(int)
