@@ -49,6 +49,9 @@ TIME_FORMATS: tuple[str, ...] = (
 )
 
 
+_FOUR_DIGITS = r"(?:^|\D)\d{4}(?:\D|$)"
+
+
 def format_precision(fmt: str) -> str:
     """The precision a date(-time) format carries: minute, hour, day, month or year."""
     if "%M" in fmt:
@@ -106,6 +109,10 @@ def parse_datetimes(
             )
         else:
             expr = pl.col("raw").str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
+        if "%Y" in fmt:
+            # chrono's %Y takes 1-4 digits: without this, "5/1/23" fits "%Y/%m/%d" as the
+            # year 5 (then rejected as implausible) and "%d/%m/%y" is never tried.
+            expr = pl.when(pl.col("raw").str.contains(_FOUR_DIGITS)).then(expr)
         parsed_cols.append(expr.alias(f"f{i}"))
     parsed = distinct.with_columns(parsed_cols)
     for i, fmt in reversed(list(enumerate(fmts))):

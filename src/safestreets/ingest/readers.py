@@ -8,6 +8,7 @@ NDJSON and Parquet the record number counting from 1.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import io
@@ -16,6 +17,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 
 import polars as pl
@@ -26,6 +28,7 @@ from safestreets.ingest.profiles import Profile
 ROW = "__row"
 SAMPLE_BYTES = 1 << 20
 _DELIMITERS = ",;\t|"
+_GLOB_CHARS = set("*?[]")
 
 
 @dataclass
@@ -196,7 +199,41 @@ def _open_csv(path: Path, profile: Profile) -> Source:
             hint="give every column a distinct name",
         )
     source.columns = header
+    _check_last_row(source, profile)
     return source
+
+
+def _check_last_row(source: Source, profile: Profile) -> None:
+    """Raise InputError when the file stops in the middle of a row.
+
+    A download or copy cut short stops mid-line: the file does not end with a line break and
+    its last line has fewer fields than the header. The CSV parser would fill the missing
+    fields with nulls and the cut record would load as if it were complete ("Ro" for "Robo",
+    no coordinates). Only the tail of the file is read.
+    """
+    path = source._tmp or source.path
+    if path.suffix.lower() in (".gz", ".gzip"):
+        return  # a cut gzip stream fails to decompress instead
+    with path.open("rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - SAMPLE_BYTES))
+        tail = fh.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    cut = max(tail.rfind(b"\n"), tail.rfind(b"\r"))
+    if cut < 0:
+        return  # one line (the header), or a last line longer than the tail: cannot tell
+    last = tail[cut + 1 :].decode("utf-8", errors="replace")
+    quote = profile.csv.quote
+    if quote and last.count(quote) % 2:
+        return  # the line continues a quoted field; the parser judges that
+    fields = next(csv.reader([last], delimiter=source.delimiter or ",", quotechar=quote or None))
+    if 0 < len(fields) < len(source.columns):
+        raise InputError(
+            f"{source.path.name}: the file ends in the middle of a row (the last line has "
+            f"{len(fields)} of {len(source.columns)} fields and no line break)",
+            hint="the file looks truncated; download or export it again",
+        )
 
 
 def _open_xlsx(path: Path, profile: Profile) -> Source:
@@ -237,8 +274,14 @@ def _cell_text(value: object) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    if isinstance(value, datetime):
+        # Excel keeps a date cell as a date-time at midnight: write it as a date, so it has
+        # day precision and a separate time column still applies to it.
+        if value.time() == time(0, 0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):  # a time cell has no isoformat(sep=...)
+        return value.isoformat()
     return str(value)
 
 
@@ -251,7 +294,7 @@ def _open_json(path: Path, fmt: str) -> Source:
 
 def _open_parquet(path: Path) -> Source:
     try:
-        schema = pl.read_parquet_schema(path)
+        schema = pl.scan_parquet(path, glob=False).collect_schema()
     except Exception as exc:
         raise InputError(
             f"{path.name}: is not a readable Parquet file ({type(exc).__name__})",
@@ -284,6 +327,7 @@ def _csv_chunks(source: Source, profile: Profile, chunk_size: int) -> Iterator[p
         skip_rows=profile.csv.skip_rows,
         encoding="utf8-lossy",
         raise_if_empty=False,
+        glob=False,  # a file is a file: "incidentes[2023].csv" is not a pattern
     ).with_row_index(ROW, offset=2 + profile.csv.skip_rows)
     try:
         for batch in lf.collect_batches(chunk_size=chunk_size):
@@ -352,14 +396,18 @@ def _json_chunks(source: Source, chunk_size: int) -> Iterator[pl.DataFrame]:
     path = source.path
     try:
         if source.format == "ndjson":
-            lf = pl.scan_ndjson(path, infer_schema_length=None)
-            offset = 1
-            for batch in lf.collect_batches(chunk_size=chunk_size):
-                out = _to_strings(batch)
-                yield out.with_columns(
-                    pl.int_range(offset, offset + len(out), dtype=pl.Int64).alias(ROW)
-                )
-                offset += len(out)
+            # scan_ndjson has no glob=False: a name with glob characters is passed as an
+            # open file (read whole) rather than as a pattern that matches nothing.
+            with contextlib.ExitStack() as stack:
+                src = stack.enter_context(path.open("rb")) if _GLOB_CHARS & set(path.name) else path
+                lf = pl.scan_ndjson(src, infer_schema_length=None)
+                offset = 1
+                for batch in lf.collect_batches(chunk_size=chunk_size):
+                    out = _to_strings(batch)
+                    yield out.with_columns(
+                        pl.int_range(offset, offset + len(out), dtype=pl.Int64).alias(ROW)
+                    )
+                    offset += len(out)
             return
         opener = gzip.open if path.suffix.lower() in (".gz", ".gzip") else open
         with opener(path, "rt", encoding="utf-8-sig") as fh:  # type: ignore[operator]
@@ -404,7 +452,8 @@ def _json_records(data: object, path: Path) -> list[dict[str, object]]:
 def _parquet_chunks(source: Source, chunk_size: int) -> Iterator[pl.DataFrame]:
     offset = 1
     try:
-        for batch in pl.scan_parquet(source.path).collect_batches(chunk_size=chunk_size):
+        lf = pl.scan_parquet(source.path, glob=False)
+        for batch in lf.collect_batches(chunk_size=chunk_size):
             out = _to_strings(batch)
             yield out.with_columns(
                 pl.int_range(offset, offset + len(out), dtype=pl.Int64).alias(ROW)

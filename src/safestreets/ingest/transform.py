@@ -439,12 +439,13 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
         m = pl.Series(mask).fill_null(False)
         reasons.append(pl.select(pl.when(m).then(pl.lit(code)).otherwise(None)).to_series())
 
-    # Overlong fields: a 10 MB cell is an export error, not a record.
+    # Overlong fields: a 10 MB cell is an export error, not a record. The field is emptied, so
+    # the "missing_*" checks below skip it: the reason is the length, not a missing value.
+    overlong: dict[str, pl.Series] = {}
     for name, spec in profile.columns.items():
         if spec.column and name in ex.columns:
-            reason_where(
-                ex[name].str.len_chars() > profile.max_field_chars, f"field_too_long:{spec.column}"
-            )
+            overlong[name] = (ex[name].str.len_chars() > profile.max_field_chars).fill_null(False)
+            reason_where(overlong[name], f"field_too_long:{spec.column}")
             ex = ex.with_columns(
                 pl.when(pl.col(name).str.len_chars() > profile.max_field_chars)
                 .then(None)
@@ -452,13 +453,23 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
                 .alias(name)
             )
 
+    def not_overlong(*names: str) -> pl.Series:
+        ok = pl.Series([True] * n, dtype=pl.Boolean)
+        for name in names:
+            if name in overlong:
+                ok = ok & ~overlong[name]
+        return ok
+
     # Country.
     if "country" in ex.columns:
         country = _resolve_country(ex["country"])
         reason_where(ex["country"].is_not_null() & country.is_null(), "invalid_country")
         if profile.country:
             country = country.fill_null(profile.country)
-        reason_where(country.is_null() & ex["country"].is_null(), "missing_country")
+        reason_where(
+            country.is_null() & ex["country"].is_null() & not_overlong("country"),
+            "missing_country",
+        )
     else:
         country = pl.Series([profile.country] * n, dtype=pl.String)
     single_country = profile.country if "country" not in ex.columns else None
@@ -466,7 +477,9 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     # Dates.
     occ, w = _occurred(ex, profile)
     warnings.update(w)
-    reason_where(occ["_date_missing"], "missing_occurred_at")
+    reason_where(
+        occ["_date_missing"] & not_overlong("occurred_at", "occurred_date"), "missing_occurred_at"
+    )
     reason_where(occ["_date_invalid"], "invalid_date")
     warnings["local_time_in_dst_gap_shifted"] += int(occ["_nonexistent"].sum())
     future_limit = ctx.now + timedelta(hours=profile.dates.future_tolerance_hours)
@@ -483,17 +496,30 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
 
     # Coordinates.
     coords = _coordinates(ex, profile, country)
-    reasons.append(coords["_coord_reason"])
+    coord_reason = coords["_coord_reason"]
+    reasons.append(
+        pl.select(
+            pl.when((coord_reason == "missing_coordinates") & ~not_overlong("lon", "lat"))
+            .then(None)
+            .otherwise(coord_reason)
+        ).to_series()
+    )
 
     # Categories.
     cats = _categories(ex, ctx, single_country)
     reason_where(
-        cats["local_category"].is_null() & cats["iccs_code"].is_null(), "missing_local_category"
+        cats["local_category"].is_null()
+        & cats["iccs_code"].is_null()
+        & not_overlong("local_category", "iccs_code"),
+        "missing_local_category",
     )
 
     # Record identity.
     if "source_record_id" in ex.columns:
-        reason_where(ex["source_record_id"].is_null(), "missing_source_record_id")
+        reason_where(
+            ex["source_record_id"].is_null() & not_overlong("source_record_id"),
+            "missing_source_record_id",
+        )
         rid = ex["source_record_id"].fill_null("")
     else:
         rid = content_ids(raw, profile.record_id_from or ctx.columns)

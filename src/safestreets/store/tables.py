@@ -88,7 +88,10 @@ incident = Table(
         handling_code=Column(
             "handling_code", String(12), nullable=False, server_default="NATIONAL"
         ),
-        batch_id=Column("batch_id", BigInteger, ForeignKey("batch.batch_id"), nullable=False),
+        # No foreign key to batch: a per-row referential check costs PostgreSQL ~40 % of a
+        # bulk load (measured on 500k rows), and the loader writes the batch row and its
+        # incidents in one transaction, so the link cannot dangle.
+        batch_id=Column("batch_id", BigInteger, nullable=False),
     ),
     # No unique index on (source, source_record_id): incident_id is derived from that pair
     # (see safestreets.ingest.transform.record_ids), so the primary key enforces it, and a

@@ -6,16 +6,17 @@ Create Date: 2026-11-29
 
 """
 
-from collections.abc import Sequence
+from typing import Sequence, Union
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 # revision identifiers, used by Alembic.
 revision: str = "0001"
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+down_revision: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
@@ -46,27 +47,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("batch_id", name=op.f("pk_batch")),
     )
     op.create_table(
-        "population",
-        sa.Column(
-            "population_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("country", sa.String(length=2), nullable=False),
-        sa.Column("admin1", sa.Text(), nullable=True),
-        sa.Column("admin2", sa.Text(), nullable=True),
-        sa.Column("year", sa.Integer(), nullable=False),
-        sa.Column("population", sa.BigInteger(), nullable=False),
-        sa.Column("source", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("population_id", name=op.f("pk_population")),
-    )
-    with op.batch_alter_table("population", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_population_area_year", ["country", "admin1", "admin2", "year"], unique=False
-        )
-
-    op.create_table(
         "incident",
         sa.Column(
             "incident_id",
@@ -96,11 +76,29 @@ def upgrade() -> None:
         sa.Column("owner_agency", sa.Text(), nullable=True),
         sa.Column("handling_code", sa.String(length=12), server_default="NATIONAL", nullable=False),
         sa.Column("batch_id", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["batch.batch_id"], name=op.f("fk_incident_batch_id_batch")
-        ),
         sa.PrimaryKeyConstraint("incident_id", name=op.f("pk_incident")),
     )
+    op.create_table(
+        "population",
+        sa.Column(
+            "population_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("country", sa.String(length=2), nullable=False),
+        sa.Column("admin1", sa.Text(), nullable=True),
+        sa.Column("admin2", sa.Text(), nullable=True),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("population", sa.BigInteger(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("population_id", name=op.f("pk_population")),
+    )
+    with op.batch_alter_table("population", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_population_area_year", ["country", "admin1", "admin2", "year"], unique=False
+        )
+
     op.create_table(
         "quarantine",
         sa.Column("batch_id", sa.BigInteger(), nullable=False),
@@ -180,10 +178,10 @@ def downgrade() -> None:
 
     op.drop_table("stat_count")
     op.drop_table("quarantine")
-    op.drop_table("incident")
     with op.batch_alter_table("population", schema=None) as batch_op:
         batch_op.drop_index("ix_population_area_year")
 
     op.drop_table("population")
+    op.drop_table("incident")
     op.drop_table("batch")
     # ### end Alembic commands ###
