@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -68,13 +69,15 @@ def print_report(report: IngestReport, *, as_json: bool, out: Path | None) -> No
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
+    # File names, column names and category labels come from the user's data: escape them,
+    # or "[/]" in a category label is read as Rich markup (MarkupError after the commit).
     t = Table(
-        title=f"Ingest report: {Path(report.file).name} (batch {report.batch_id})",
+        title=f"Ingest report: {escape(Path(report.file).name)} (batch {report.batch_id})",
         show_header=False,
     )
     t.add_column("", style="bold")
     t.add_column("", justify="right")
-    t.add_row("read as", report.read_as or "-")
+    t.add_row("read as", escape(report.read_as or "-"))
     for key in (
         "rows_read",
         "rows_loaded",
@@ -97,21 +100,21 @@ def print_report(report: IngestReport, *, as_json: bool, out: Path | None) -> No
         r.add_column("first rows")
         for reason, n in report.rejections.items():
             rows = report.rejection_samples.get(reason, [])[:8]
-            r.add_row(reason, f"{n:,}", ", ".join(map(str, rows)))
+            r.add_row(escape(reason), f"{n:,}", ", ".join(map(str, rows)))
         console.print(r)
     if report.warnings:
         w = Table(title="Warnings (rows loaded)")
         w.add_column("warning")
         w.add_column("rows", justify="right")
         for name, n in report.warnings.items():
-            w.add_row(name, f"{n:,}")
+            w.add_row(escape(name), f"{n:,}")
         console.print(w)
     if report.unmapped_categories:
         u = Table(title="Categories with no ICCS code (loaded, iccs_code empty)")
         u.add_column("local category")
         u.add_column("rows", justify="right")
         for name, n in list(report.unmapped_categories.items())[:15]:
-            u.add_row(name, f"{n:,}")
+            u.add_row(escape(name), f"{n:,}")
         console.print(u)
     for note in report.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {escape(note)}", highlight=False)

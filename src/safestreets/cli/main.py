@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 import typer
+from rich.markup import escape
 
 from safestreets import __version__
 from safestreets.cli._common import DatabaseOpt, console, err_console
@@ -65,9 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except SafeStreetsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        # Messages quote file names, column names and values from the user's data: escape
+        # them, or a "[/]" in a header is read as Rich markup (and raises MarkupError).
+        err_console.print(
+            f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True
+        )
         if exc.hint:
-            err_console.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+            err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
