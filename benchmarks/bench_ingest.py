@@ -28,7 +28,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FILE = ROOT.parent / "shared" / "data" / "cdmx-fgj-carpetas" / "cdmx_fgj_puntos_2019_2024.csv.gz"
+DEFAULT_FILE = (
+    ROOT.parent / "shared" / "data" / "cdmx-fgj-carpetas" / "cdmx_fgj_puntos_2019_2024.csv.gz"
+)
 
 
 def bare_read(path: Path, repeat: int = 3) -> float:
@@ -73,7 +75,9 @@ def one_ingest(path: Path, url: str, profile: str, repeat_load: bool) -> dict[st
     return out
 
 
-def run_child(path: Path, url: str, repeat_load: bool, env: dict[str, str] | None = None) -> dict[str, object]:
+def run_child(
+    path: Path, url: str, repeat_load: bool, env: dict[str, str] | None = None
+) -> dict[str, object]:
     cmd = [sys.executable, __file__, "--child", "--file", str(path), "--url", url]
     if repeat_load:
         cmd.append("--repeat")
@@ -84,11 +88,15 @@ def run_child(path: Path, url: str, repeat_load: bool, env: dict[str, str] | Non
 
 
 def postgres_url() -> str | None:
-    return os.environ.get("SAFESTREETS_BENCH_POSTGRES_URL") or os.environ.get("SAFESTREETS_TEST_POSTGRES_URL")
+    return os.environ.get("SAFESTREETS_BENCH_POSTGRES_URL") or os.environ.get(
+        "SAFESTREETS_TEST_POSTGRES_URL"
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--file", type=Path, default=DEFAULT_FILE)
     ap.add_argument("--profile", default="cdmx-fgj")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -134,8 +142,12 @@ def main() -> None:
     if "postgresql" in results:
         rows.append(("postgresql", results["postgresql"], 10.0))  # type: ignore[arg-type]
     else:
-        print("postgresql: skipped (set SAFESTREETS_BENCH_POSTGRES_URL or SAFESTREETS_TEST_POSTGRES_URL)")
-    print(f"{'backend':<11} {'seconds':>8} {'x bare':>7} {'target':>7} {'peak MB':>8} {'loaded':>10} {'rejected':>9} {'dups':>6}")
+        print(
+            "postgresql: skipped (set SAFESTREETS_BENCH_POSTGRES_URL or SAFESTREETS_TEST_POSTGRES_URL)"
+        )
+    print(
+        f"{'backend':<11} {'seconds':>8} {'x bare':>7} {'target':>7} {'peak MB':>8} {'loaded':>10} {'rejected':>9} {'dups':>6}"
+    )
     for name, r, target in rows:
         secs = float(r["seconds"])  # type: ignore[arg-type]
         ratio = secs / base

@@ -36,12 +36,34 @@ columns:
 
 ROWS = [
     # boleta, fecha, hora, delito, lat, lon, departamento, municipio, sexo, edad
-    ("B1", "05/01/2023", "21:30", "Homicidio", "14.6349", "-90.5069", "Guatemala", "Guatemala", "Hombre", "24"),
+    (
+        "B1",
+        "05/01/2023",
+        "21:30",
+        "Homicidio",
+        "14.6349",
+        "-90.5069",
+        "Guatemala",
+        "Guatemala",
+        "Hombre",
+        "24",
+    ),
     ("B2", "06/01/2023", "", "Robo", "14.62", "-90.52", "GUATEMALA", "Mixco", "Mujer", "31"),
     ("B3", "31/02/2023", "10:00", "Hurto", "14.62", "-90.52", "Guatemala", "", "", ""),
     ("B4", "07/01/2023", "10:00", "Extorsión", "-90.52", "14.62", "Guatemala", "", "F", "200"),
     ("B5", "08/01/2023", "10:00", "Delito inventado", "14.62", "-90.52", "Escuintla", "", "", ""),
-    ("B1", "05/01/2023", "21:30", "Homicidio", "14.6349", "-90.5069", "Guatemala", "Guatemala", "Hombre", "24"),
+    (
+        "B1",
+        "05/01/2023",
+        "21:30",
+        "Homicidio",
+        "14.6349",
+        "-90.5069",
+        "Guatemala",
+        "Guatemala",
+        "Hombre",
+        "24",
+    ),
     ("B6", "09/01/2023", "11:00", "Homicidio", "19.43", "-99.13", "Guatemala", "", "M", "40"),
 ]
 HEADER = "boleta,fecha,hora,delito,lat,lon,departamento,municipio,sexo,edad"
@@ -80,10 +102,7 @@ def test_report_accounting_and_reasons(store: Engine, tmp_path: Path) -> None:
         q = conn.execute(select(tables.quarantine).order_by(tables.quarantine.c.row_number)).all()
         assert [r.row_number for r in q] == [4, 5, 8]
         assert json.loads(q[0].raw)["fecha"] == "31/02/2023"
-        rows = {
-            r.source_record_id: r
-            for r in conn.execute(select(tables.incident)).all()
-        }
+        rows = {r.source_record_id: r for r in conn.execute(select(tables.incident)).all()}
     b1 = rows["B1"]
     assert b1.iccs_code == "0101"
     assert b1.admin1 == "GT-01"
@@ -103,9 +122,12 @@ def test_victims_stored(store: Engine, tmp_path: Path) -> None:
     ingest_file(data, load_profile(str(prof_path)), store, now=datetime(2024, 1, 1, tzinfo=UTC))
     with store.connect() as conn:
         v = conn.execute(
-            select(tables.incident.c.source_record_id, tables.victim.c.sex, tables.victim.c.age,
-                   tables.victim.c.age_band)
-            .join(tables.victim, tables.victim.c.incident_id == tables.incident.c.incident_id)
+            select(
+                tables.incident.c.source_record_id,
+                tables.victim.c.sex,
+                tables.victim.c.age,
+                tables.victim.c.age_band,
+            ).join(tables.victim, tables.victim.c.incident_id == tables.incident.c.incident_id)
         ).all()
     by_id = {r.source_record_id: r for r in v}
     assert (by_id["B1"].sex, by_id["B1"].age, by_id["B1"].age_band) == ("male", 24, "20-24")
@@ -138,7 +160,9 @@ def test_failed_load_leaves_nothing(store: Engine, tmp_path: Path) -> None:
     assert count(store, tables.batch) == 0
 
 
-def test_crash_mid_batch_rolls_back(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_mid_batch_rolls_back(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A failure after the first chunk was written leaves no part of the batch."""
     from safestreets.ingest import load as load_mod
 
@@ -172,8 +196,13 @@ def test_crash_mid_batch_rolls_back(store: Engine, tmp_path: Path, monkeypatch: 
 
 def test_chunking_does_not_change_the_result(sqlite_engine: Engine, tmp_path: Path) -> None:
     data, prof_path = write_gt_file(tmp_path)
-    report = ingest_file(data, load_profile(str(prof_path)), sqlite_engine, chunk_size=2,
-                         now=datetime(2024, 1, 1, tzinfo=UTC))
+    report = ingest_file(
+        data,
+        load_profile(str(prof_path)),
+        sqlite_engine,
+        chunk_size=2,
+        now=datetime(2024, 1, 1, tzinfo=UTC),
+    )
     assert (report.rows_loaded, report.rows_rejected, report.rows_duplicate) == (3, 3, 1)
 
 
@@ -181,8 +210,10 @@ def test_profile_errors_are_reported_together() -> None:
     from safestreets.errors import ProfileError
 
     with pytest.raises(ProfileError) as info:
-        parse_profile("name: x\nsource: y\ncolumns: {lat: a, bogus: b}\nhandling_code: SECRET\n",
-                      origin="t.yaml")
+        parse_profile(
+            "name: x\nsource: y\ncolumns: {lat: a, bogus: b}\nhandling_code: SECRET\n",
+            origin="t.yaml",
+        )
     msg = str(info.value)
     assert "bogus" in msg and "handling_code" in msg
 
@@ -203,6 +234,8 @@ def test_cdmx_profile_on_a_sample(sqlite_engine: Engine, cdmx_points: Path, tmp_
     assert "invalid_time" not in report.warnings
     with sqlite_engine.connect() as conn:
         mapped = conn.execute(
-            select(func.count()).select_from(tables.incident).where(tables.incident.c.iccs_code.is_not(None))
+            select(func.count())
+            .select_from(tables.incident)
+            .where(tables.incident.c.iccs_code.is_not(None))
         ).scalar_one()
     assert mapped / report.rows_loaded > 0.95

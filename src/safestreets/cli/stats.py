@@ -29,7 +29,7 @@ def counts_load(
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     database: DatabaseOpt = None,
 ) -> None:
-    """Load published counts (source,country,admin1,admin2,period,iccs_code,local_category,unit,count)."""
+    """Load published counts (canonical counts CSV; see docs/data-model.md)."""
     from safestreets.ingest.counts import load_counts
 
     result = load_counts(file, ready_engine(database), source=source)

@@ -51,7 +51,7 @@ COUNT_KEY = (
 
 
 def parse_periods(values: pl.Series) -> pl.DataFrame:
-    """``2019`` / ``2019-Q2`` / ``2019-05`` / ``2019-W07`` -> normalised period, start and end dates.
+    """Periods ``2019``, ``2019-Q2``, ``2019-05``, ``2019-W07`` -> normalised text and dates.
 
     Returns columns ``period`` (normalised text), ``period_start``, ``period_end`` (Date,
     inclusive) and ``invalid``.

@@ -51,7 +51,7 @@ class _BatchWriter:
         self.occurred_min: datetime | None = None
         self.occurred_max: datetime | None = None
 
-    def write(self, incidents: pl.DataFrame, victims: pl.DataFrame) -> pl.DataFrame:
+    def write(self, incidents: pl.DataFrame, victims: pl.DataFrame) -> pl.Series:
         """Write new incidents (and their victims); returns the duplicates' ROW values."""
         ids = incidents["incident_id"]
         fresh = ids.is_first_distinct() & ~ids.is_in(self.seen.implode())
@@ -95,9 +95,9 @@ class _BatchWriter:
         )
         if new.height:
             lo, hi = new["occurred_at"].min(), new["occurred_at"].max()
-            if lo is not None:
-                self.occurred_min = lo if self.occurred_min is None else min(self.occurred_min, lo)  # type: ignore[type-var]
-                self.occurred_max = hi if self.occurred_max is None else max(self.occurred_max, hi)  # type: ignore[type-var]
+            if isinstance(lo, datetime) and isinstance(hi, datetime):
+                self.occurred_min = lo if self.occurred_min is None else min(self.occurred_min, lo)
+                self.occurred_max = hi if self.occurred_max is None else max(self.occurred_max, hi)
         dup_rows = (
             incidents.filter(~fresh)[ROW]
             if ROW in incidents.columns

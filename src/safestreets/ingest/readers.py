@@ -141,9 +141,10 @@ def sniff_delimiter(text: str) -> str:
 def _transcode(path: Path, encoding: str) -> Path:
     """Stream a non-UTF-8 text file into a temporary UTF-8 file (bounded memory)."""
     opener = gzip.open if path.suffix.lower() in (".gz", ".gzip") else open
-    tmp = tempfile.NamedTemporaryFile(prefix="safestreets-", suffix=".csv", delete=False)
-    with opener(path, "rb") as raw, tmp:  # type: ignore[operator]
-        reader = codecs.getreader(encoding)(raw, errors="replace")
+    # delete=False: the file outlives this function (Source.close removes it).
+    tmp = tempfile.NamedTemporaryFile(prefix="safestreets-", suffix=".csv", delete=False)  # noqa: SIM115
+    with opener(path, "rb") as raw, tmp:
+        reader = codecs.getreader(encoding)(raw, "replace")
         while chunk := reader.read(SAMPLE_BYTES):
             tmp.write(chunk.encode("utf-8"))
     return Path(tmp.name)
@@ -410,7 +411,7 @@ def _json_chunks(source: Source, chunk_size: int) -> Iterator[pl.DataFrame]:
                     offset += len(out)
             return
         opener = gzip.open if path.suffix.lower() in (".gz", ".gzip") else open
-        with opener(path, "rt", encoding="utf-8-sig") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8-sig") as fh:
             data = json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError, pl.exceptions.PolarsError) as exc:
         raise InputError(
@@ -446,7 +447,7 @@ def _json_records(data: object, path: Path) -> list[dict[str, object]]:
             f"{path.name}: JSON must be a list of objects (or an object holding one)",
             hint='e.g. [{"fecha": ..., "delito": ...}, ...]',
         )
-    return data  # type: ignore[return-value]
+    return data
 
 
 def _parquet_chunks(source: Source, chunk_size: int) -> Iterator[pl.DataFrame]:

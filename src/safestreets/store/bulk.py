@@ -231,12 +231,13 @@ class SQLAlchemySession:
 
     def _copy(self, table: str, frame: pl.DataFrame) -> None:
         raw = self.conn.connection.driver_connection
+        assert raw is not None
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         step = 100_000
         with (
             raw.cursor() as cur,
             cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp,
-        ):  # type: ignore[union-attr]
+        ):
             for start in range(0, frame.height, step):
                 buf = io.BytesIO()
                 frame.slice(start, step).write_csv(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 from sqlalchemy import (
     BigInteger,
@@ -35,7 +37,7 @@ metadata = MetaData(
 )
 
 
-def _sql_type(dtype: pl.DataType) -> TypeEngine:  # type: ignore[type-arg]
+def _sql_type(dtype: pl.DataType) -> TypeEngine[Any]:
     if dtype == pl.Int64:
         return BigInteger()
     if dtype in (pl.Int32, pl.Int16):
@@ -51,7 +53,7 @@ def _sql_type(dtype: pl.DataType) -> TypeEngine:  # type: ignore[type-arg]
     return Text()
 
 
-def _columns(spec: dict[str, pl.DataType], **overrides: Column) -> list[Column]:  # type: ignore[type-arg]
+def _columns(spec: dict[str, pl.DataType], **overrides: Column[Any]) -> list[Column[Any]]:
     return [overrides.get(name, Column(name, _sql_type(dt))) for name, dt in spec.items()]
 
 
