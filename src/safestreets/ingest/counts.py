@@ -353,7 +353,7 @@ def load_population(path: Path, engine: Engine, *, source: str = "user") -> Inge
             "admin2": raw["admin2"],
             "year": year.cast(pl.Int32, strict=False),
             "population": pop.cast(pl.Int64, strict=False),
-            "source": pl.lit(source),
+            "source": pl.Series([source] * raw.height, dtype=pl.String),
         }
     )
     reason_list = pl.DataFrame({f"r{i}": r for i, r in enumerate(reasons)}).select(
