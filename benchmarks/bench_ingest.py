@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = (
@@ -52,8 +53,6 @@ def one_ingest(path: Path, url: str, profile: str, repeat_load: bool) -> dict[st
     from safestreets.store.migrate import upgrade
 
     engine = get_engine(url)
-    if "search_path=" in url:  # a fresh schema on a shared server
-        pass
     upgrade(engine)
     prof = load_profile(profile)
     t0 = time.perf_counter()
@@ -75,13 +74,11 @@ def one_ingest(path: Path, url: str, profile: str, repeat_load: bool) -> dict[st
     return out
 
 
-def run_child(
-    path: Path, url: str, repeat_load: bool, env: dict[str, str] | None = None
-) -> dict[str, object]:
+def run_child(path: Path, url: str, repeat_load: bool) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", "--file", str(path), "--url", url]
     if repeat_load:
         cmd.append("--repeat")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -110,7 +107,7 @@ def main() -> None:
     if not args.file.is_file():
         raise SystemExit(f"benchmark file not found: {args.file} (needs ../shared/data)")
 
-    results: dict[str, object] = {"file": str(args.file), "cpus": os.cpu_count()}
+    results: dict[str, Any] = {"file": str(args.file), "cpus": os.cpu_count()}
     base = bare_read(args.file)
     results["bare_read_seconds"] = base
     with tempfile.TemporaryDirectory(prefix="ss-bench-") as tmp:
@@ -138,28 +135,26 @@ def main() -> None:
         return
     print(f"file: {args.file.name}   cpus: {os.cpu_count()}")
     print(f"bare polars.read_csv (best of 3): {base:6.2f} s")
-    rows = [("sqlite", sqlite, 8.0)]
+    rows: list[tuple[str, dict[str, Any], float]] = [("sqlite", sqlite, 8.0)]
     if "postgresql" in results:
-        rows.append(("postgresql", results["postgresql"], 10.0))  # type: ignore[arg-type]
+        rows.append(("postgresql", results["postgresql"], 10.0))
     else:
-        print(
-            "postgresql: skipped (set SAFESTREETS_BENCH_POSTGRES_URL or SAFESTREETS_TEST_POSTGRES_URL)"
-        )
-    print(
-        f"{'backend':<11} {'seconds':>8} {'x bare':>7} {'target':>7} {'peak MB':>8} {'loaded':>10} {'rejected':>9} {'dups':>6}"
-    )
+        print("postgresql: skipped (set SAFESTREETS_BENCH_POSTGRES_URL or ..._TEST_POSTGRES_URL)")
+    head = ("backend", "seconds", "x bare", "target", "peak MB", "loaded", "rejected", "dups")
+    print("{:<11} {:>8} {:>7} {:>7} {:>8} {:>10} {:>9} {:>6}".format(*head))
     for name, r, target in rows:
-        secs = float(r["seconds"])  # type: ignore[arg-type]
+        secs = float(r["seconds"])
         ratio = secs / base
         verdict = "ok" if ratio <= target else f"MISSED by {ratio / target:.2f}x"
         print(
-            f"{name:<11} {secs:8.2f} {ratio:7.1f} {target:6.0f}x {float(r['peak_rss_mb']):8.0f} "  # type: ignore[arg-type]
+            f"{name:<11} {secs:8.2f} {ratio:7.1f} {target:6.0f}x {float(r['peak_rss_mb']):8.0f} "
             f"{r['rows_loaded']:>10,} {r['rows_rejected']:>9,} {r['rows_duplicate']:>6,}  {verdict}"
         )
     if "reload_seconds" in sqlite:
+        again = float(sqlite["reload_seconds"])
         print(
-            f"sqlite re-ingest of the same file: {float(sqlite['reload_seconds']):.2f} s "  # type: ignore[arg-type]
-            f"({float(sqlite['reload_seconds']) / base:.1f}x bare), rows loaded {sqlite['reload_rows_loaded']}"  # type: ignore[arg-type]
+            f"sqlite re-ingest of the same file: {again:.2f} s ({again / base:.1f}x bare), "
+            f"rows loaded {sqlite['reload_rows_loaded']}"
         )
 
 

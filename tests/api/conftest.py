@@ -45,39 +45,93 @@ def seed(engine: Engine) -> dict[str, int]:
     """
     with engine.begin() as conn:
         real = _batch(
-            conn, source="PNC-GT", file_name="pnc_2024.csv", rows_read=12345, rows_loaded=3,
-            rows_rejected=12341, rows_duplicate=1,
+            conn,
+            source="PNC-GT",
+            file_name="pnc_2024.csv",
+            rows_read=12345,
+            rows_loaded=3,
+            rows_rejected=12341,
+            rows_duplicate=1,
         )
         demo = _batch(
-            conn, source="demo", synthetic=True, file_name=None, rows_read=2, rows_loaded=2,
+            conn,
+            source="demo",
+            synthetic=True,
+            file_name=None,
+            rows_read=2,
+            rows_loaded=2,
             finished_at=utc(2024, 2, 2, 8, 30),
         )
         counts = _batch(
-            conn, kind="counts", source="INE-GT", file_name="<b>counts</b>.csv", finished_at=None,
+            conn,
+            kind="counts",
+            source="INE-GT",
+            file_name="<b>counts</b>.csv",
+            finished_at=None,
         )
         incident = {"handling_code": "NATIONAL", "occurred_at": None, "iccs_code": None}
         conn.execute(
             insert(tables.incident),
             [
-                {**incident, "incident_id": 1, "source": "PNC-GT", "source_record_id": "a1",
-                 "country": "GT", "iccs_code": "0101", "occurred_at": utc(2024, 1, 5, 10),
-                 "batch_id": real},
-                {**incident, "incident_id": 2, "source": "PNC-GT", "source_record_id": "a2",
-                 "country": "GT", "iccs_code": "020111", "occurred_at": utc(2024, 1, 20),
-                 "batch_id": real},
-                {**incident, "incident_id": 3, "source": "PNC-GT", "source_record_id": "a3",
-                 "country": "GT", "occurred_at": utc(2024, 1, 31, 18), "batch_id": real},
-                {**incident, "incident_id": 4, "source": "demo", "source_record_id": "d1",
-                 "country": "SV", "iccs_code": "0101", "occurred_at": utc(2023, 12, 31, 23, 30),
-                 "batch_id": demo},
-                {**incident, "incident_id": 5, "source": "demo", "source_record_id": "d2",
-                 "country": "BZ", "iccs_code": "0501", "batch_id": demo},
+                {
+                    **incident,
+                    "incident_id": 1,
+                    "source": "PNC-GT",
+                    "source_record_id": "a1",
+                    "country": "GT",
+                    "iccs_code": "0101",
+                    "occurred_at": utc(2024, 1, 5, 10),
+                    "batch_id": real,
+                },
+                {
+                    **incident,
+                    "incident_id": 2,
+                    "source": "PNC-GT",
+                    "source_record_id": "a2",
+                    "country": "GT",
+                    "iccs_code": "020111",
+                    "occurred_at": utc(2024, 1, 20),
+                    "batch_id": real,
+                },
+                {
+                    **incident,
+                    "incident_id": 3,
+                    "source": "PNC-GT",
+                    "source_record_id": "a3",
+                    "country": "GT",
+                    "occurred_at": utc(2024, 1, 31, 18),
+                    "batch_id": real,
+                },
+                {
+                    **incident,
+                    "incident_id": 4,
+                    "source": "demo",
+                    "source_record_id": "d1",
+                    "country": "SV",
+                    "iccs_code": "0101",
+                    "occurred_at": utc(2023, 12, 31, 23, 30),
+                    "batch_id": demo,
+                },
+                {
+                    **incident,
+                    "incident_id": 5,
+                    "source": "demo",
+                    "source_record_id": "d2",
+                    "country": "BZ",
+                    "iccs_code": "0501",
+                    "batch_id": demo,
+                },
             ],
         )
         conn.execute(
             insert(tables.stat_count).values(
-                source="INE-GT", country="GT", period="2023", unit="victims", count=3000,
-                iccs_code="0101", batch_id=counts,
+                source="INE-GT",
+                country="GT",
+                period="2023",
+                unit="victims",
+                count=3000,
+                iccs_code="0101",
+                batch_id=counts,
             )
         )
         conn.execute(

@@ -94,13 +94,17 @@ def test_summary_counts(seeded: tuple[Engine, dict[str, int]]) -> None:
     assert s.incidents == 5
     assert [(r.country, r.count) for r in s.by_country] == [("GT", 3), ("BZ", 1), ("SV", 1)]
     assert [(r.section, r.count) for r in s.by_section] == [
-        ("01", 2), ("02", 1), ("05", 1), ("unmapped", 1),
+        ("01", 2),
+        ("02", 1),
+        ("05", 1),
+        ("unmapped", 1),
     ]
     first = s.by_section[0]
     assert (first.name_es, first.name_en) == (iccs_name("01", "es"), iccs_name("01", "en"))
     assert (s.by_section[-1].name_es, s.by_section[-1].name_en) == (None, None)
     assert [(r.source, r.synthetic, r.count) for r in s.by_source] == [
-        ("PNC-GT", False, 3), ("demo", True, 2),
+        ("PNC-GT", False, 3),
+        ("demo", True, 2),
     ]
     assert s.occurred_min == datetime(2023, 12, 31, 23, 30, tzinfo=UTC)
     assert s.occurred_max == datetime(2024, 1, 31, 18, tzinfo=UTC)
@@ -108,10 +112,16 @@ def test_summary_counts(seeded: tuple[Engine, dict[str, int]]) -> None:
     assert [b.batch_id for b in s.latest_batches] == [ids["counts"], ids["demo"], ids["real"]]
     real = s.latest_batches[2]
     assert (real.source, real.file_name, real.synthetic, real.kind) == (
-        "PNC-GT", "pnc_2024.csv", False, "incidents",
+        "PNC-GT",
+        "pnc_2024.csv",
+        False,
+        "incidents",
     )
     assert (real.rows_read, real.rows_loaded, real.rows_rejected, real.rows_duplicate) == (
-        12345, 3, 12341, 1,
+        12345,
+        3,
+        12341,
+        1,
     )
     assert real.finished_at == datetime(2024, 2, 1, 12, tzinfo=UTC)
     assert s.latest_batches[0].finished_at is None
@@ -133,13 +143,24 @@ def test_summary_route(seeded: tuple[Engine, dict[str, int]], tmp_path: Path) ->
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {
-        "incidents", "by_country", "by_section", "by_source", "occurred_min", "occurred_max",
-        "batches", "count_rows", "population_rows", "latest_batches",
+        "incidents",
+        "by_country",
+        "by_section",
+        "by_source",
+        "occurred_min",
+        "occurred_max",
+        "batches",
+        "count_rows",
+        "population_rows",
+        "latest_batches",
     }
     assert body["incidents"] == 5
     assert {"country": "GT", "count": 3} in body["by_country"]
     assert body["by_section"][-1] == {
-        "section": "unmapped", "name_es": None, "name_en": None, "count": 1,
+        "section": "unmapped",
+        "name_es": None,
+        "name_en": None,
+        "count": 1,
     }
     assert {"source": "demo", "synthetic": True, "count": 2} in body["by_source"]
     occurred_min = datetime.fromisoformat(body["occurred_min"])

@@ -243,10 +243,10 @@ def test_default_date_and_time_formats_are_documented_in_order(profiles_md: str)
         assert not parse_times(pl.Series([example]), [fmt])["invalid"][0], (fmt, example)
 
 
-def test_utc_designator_z_is_still_not_accepted() -> None:
-    # docs/profiles.md ("Dates and times", safestreets-csv, Known limitations) says that
-    # "2024-03-02T21:40:00Z" fits no default format. When that is fixed, update the docs.
-    assert parse_datetimes(pl.Series(["2024-03-02T21:40:00Z"]))["invalid"][0]
+def test_utc_designator_z_is_read_as_utc() -> None:
+    # docs/profiles.md ("Dates and times", safestreets-csv) says "Z" is read as +00:00.
+    out = parse_datetimes(pl.Series(["2024-03-02T21:40:00Z"]))
+    assert not out["invalid"][0] and out["has_offset"][0] and out["offset"][0] == "+00:00"
 
 
 def test_sex_values_are_documented(profiles_md: str) -> None:
@@ -294,9 +294,12 @@ def _emitted_codes(path: Path) -> dict[str, set[str]]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found["reason"].add(arg.value)
                 elif isinstance(arg, ast.JoinedStr):
-                    head = arg.values[0]
+                    head, hole = arg.values[0], arg.values[1]
                     assert isinstance(head, ast.Constant), ast.unparse(arg)
-                    found["reason"].add(f"{head.value}<column>")
+                    assert isinstance(hole, ast.FormattedValue), ast.unparse(arg)
+                    # f"field_too_long:{spec.column}" -> <column>; f"missing_{name}" -> <field>
+                    what = {"spec.column": "column", "name": "field"}[ast.unparse(hole.value)]
+                    found["reason"].add(f"{head.value}<{what}>")
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)

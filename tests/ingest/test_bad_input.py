@@ -325,11 +325,6 @@ def test_duplicates_and_reingest(store_url: str, tmp_path: Path, capsys) -> None
     assert store_totals(store_url)["incident"] == 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: unmapped_categories counts the labels of every valid row, also of "
-    "duplicates that were not loaded (transform counts before the loader dedupes)",
-)
 def test_reingest_reports_no_unmapped_categories(
     db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

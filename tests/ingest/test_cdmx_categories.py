@@ -1,7 +1,8 @@
 """Checks of the CDMX FGJ crime-type -> ICCS v1.0 mapping profile.
 
-The profile ``src/safestreets/ingest/profile_data/cdmx-fgj-categories.csv`` maps every ``delito`` of the
-Mexico City prosecutor's open data (FGJ-CDMX "carpetas de investigación") to an ICCS v1.0 code.
+The table ``src/safestreets/ingest/profile_data/cdmx-fgj-categories.csv`` maps every
+``delito`` of the Mexico City prosecutor's open data (FGJ-CDMX "carpetas de investigación")
+to an ICCS v1.0 code.
 See ``docs/cdmx-fgj-mapping.md``.
 """
 
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PROFILE = PROJECT_ROOT / "src" / "safestreets" / "ingest" / "profile_data" / "cdmx-fgj-categories.csv"
+PROFILE = (
+    PROJECT_ROOT / "src" / "safestreets" / "ingest" / "profile_data" / "cdmx-fgj-categories.csv"
+)
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ICCS_CODES = SHARED_DATA / "iccs" / "iccs_v1_0_codes.csv"
 CDMX_POINTS = SHARED_DATA / "cdmx-fgj-carpetas" / "cdmx_fgj_puntos_2019_2024.csv.gz"

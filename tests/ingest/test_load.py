@@ -239,3 +239,41 @@ def test_cdmx_profile_on_a_sample(sqlite_engine: Engine, cdmx_points: Path, tmp_
             .where(tables.incident.c.iccs_code.is_not(None))
         ).scalar_one()
     assert mapped / report.rows_loaded > 0.95
+
+
+def test_canonical_csv_maps_each_row_within_its_country(store: Engine, tmp_path: Path) -> None:
+    """A country column: Costa Rica's "robo" is not Guatemala's; offsets are kept; 0 victims."""
+    path = tmp_path / "canon.csv"
+    path.write_text(
+        "record_id,country,admin1,occurred_at,local_category,lon,lat,victim_count,victim_sex\n"
+        "r1,GT,Sacatepéquez,2024-03-02T21:40:00-06:00,Robo,-90.73,14.56,1,Mujer\n"
+        "r2,CR,San José,2024-03-02T21:40:00Z,Robo,-84.08,9.93,0,\n"
+        "r3,CR,,2024-03-03T10:00:00-06:00,Asalto,-84.08,,1,Hombre\n",
+        encoding="utf-8",
+    )
+    report = ingest_file(path, load_profile("safestreets-csv"), store)
+    assert report.rejections == {"incomplete_coordinates": 1}
+    assert report.rejection_samples["incomplete_coordinates"] == [4]
+    with store.connect() as conn:
+        rows = {r.source_record_id: r for r in conn.execute(select(tables.incident)).all()}
+        victims = conn.execute(select(tables.victim.c.incident_id)).scalars().all()
+    assert rows["r1"].iccs_code == "0401" and rows["r1"].admin1 == "GT-03"
+    assert rows["r2"].iccs_code != "0401"  # CR: "robo" is theft with force, not robbery
+    assert rows["r2"].admin1 == "CR-SJ"
+    assert rows["r1"].source_timezone == "UTC-06:00" and rows["r2"].source_timezone == "UTC"
+    assert victims == [rows["r1"].incident_id]  # r2 says it had no victims
+
+
+def test_required_fields_from_the_profile(sqlite_engine: Engine, tmp_path: Path) -> None:
+    data, prof_path = write_gt_file(tmp_path)
+    prof_path.write_text(GT_PROFILE + "required: [occurred_at, local_category, admin2]\n")
+    report = ingest_file(
+        data, load_profile(str(prof_path)), sqlite_engine, now=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    # B3..B6 have no municipio; B3, B4 and B6 are also rejected for other reasons.
+    assert report.rejections["missing_admin2"] == 4
+    from safestreets.errors import ProfileError
+
+    prof_path.write_text(GT_PROFILE + "required: [occurred_at, place_type]\n")
+    with pytest.raises(ProfileError, match="place_type"):
+        load_profile(str(prof_path))

@@ -110,7 +110,7 @@ def test_day_first_and_month_first_agree_when_the_day_is_unambiguous(
 def test_datetimes_never_raise_on_arbitrary_text(values: list[str | None]) -> None:
     out = parse_datetimes(pl.Series(values, dtype=pl.String))
     assert out.height == len(values)
-    assert out.columns == ["value", "precision", "has_offset", "invalid"]
+    assert out.columns == ["value", "precision", "has_offset", "offset", "invalid"]
     for raw, row in zip(values, out.iter_rows(named=True), strict=True):
         if _blank(raw):
             assert row["invalid"] is False and row["value"] is None
@@ -351,3 +351,21 @@ def test_accounting_holds_for_any_rows() -> None:
 
         check()
         engine.dispose()
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(min_value=0, max_value=10**12), sep=st.sampled_from(["", ",", ".", " "]))
+def test_integers_round_trip_with_any_thousands_separator(n: int, sep: str) -> None:
+    from safestreets.ingest.parse import parse_integers
+
+    text = f"{n:,}".replace(",", sep)
+    out = parse_integers(pl.Series([text]))
+    assert out["value"][0] == n and not out["invalid"][0]
+
+
+def test_integers_reject_fractions_and_text() -> None:
+    from safestreets.ingest.parse import parse_integers
+
+    out = parse_integers(pl.Series(["12.5", "abc", "", None, "1e3"]))
+    assert out["value"].to_list() == [None, None, None, None, 1000]
+    assert out["invalid"].to_list() == [True, True, False, False, False]

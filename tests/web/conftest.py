@@ -32,7 +32,10 @@ def client(sqlite_engine: Engine, tmp_path: Path) -> TestClient:
     with engine.begin() as conn:
         real = conn.execute(
             insert(tables.batch).values(
-                **batch, source="PNC-GT", synthetic=False, rows_read=12345,
+                **batch,
+                source="PNC-GT",
+                synthetic=False,
+                rows_read=12345,
                 file_name="<script>alert(1)</script>.csv",
             )
         ).inserted_primary_key[0]
@@ -48,8 +51,16 @@ def client(sqlite_engine: Engine, tmp_path: Path) -> TestClient:
         conn.execute(
             insert(tables.incident),
             [
-                {"incident_id": i, "source": src, "source_record_id": str(i), "country": country,
-                 "iccs_code": code, "occurred_at": at, "handling_code": "NATIONAL", "batch_id": b}
+                {
+                    "incident_id": i,
+                    "source": src,
+                    "source_record_id": str(i),
+                    "country": country,
+                    "iccs_code": code,
+                    "occurred_at": at,
+                    "handling_code": "NATIONAL",
+                    "batch_id": b,
+                }
                 for i, (src, country, code, at, b) in enumerate(rows, start=1)
             ],
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, and_, delete, select
 from safestreets import schema
 from safestreets.errors import InputError
 from safestreets.ingest.load import file_sha256
-from safestreets.ingest.parse import parse_numbers
+from safestreets.ingest.parse import parse_integers
 from safestreets.ingest.profiles import Profile
 from safestreets.ingest.readers import ROW, iter_chunks, open_source
 from safestreets.ingest.report import IngestReport
@@ -114,7 +115,7 @@ def _plain_profile(name: str, source: str) -> Profile:
         {
             "name": name,
             "source": source,
-            "country": "XX",
+            "country": "GT",
             "columns": {"occurred_at": "x", "local_category": "x"},
         }
     )
@@ -148,6 +149,12 @@ def _read_all(
     return frame.select(ROW, *need, *[c for c in optional if c not in need]).with_columns(
         [pl.col(c).str.strip_chars().replace("", None) for c in (*need, *optional)]
     )
+
+
+def _raw_json(raw: pl.DataFrame) -> pl.DataFrame:
+    """``ROW`` and the row as JSON text, for the quarantine table."""
+    cols = [c for c in raw.columns if c != ROW]
+    return raw.select(pl.col(ROW), pl.struct(cols).struct.json_encode().alias("raw"))
 
 
 def _country_codes(values: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -194,11 +201,11 @@ def validate_counts(
     where(raw["period"].is_null(), "missing_period")
     where(periods["invalid"], "invalid_period")
     unit = raw["unit"].str.to_lowercase()
-    where(~unit.is_in(list(schema.COUNT_UNITS)).fill_null(True), "invalid_unit")
-    num = parse_numbers(raw["count"], decimal=".")
+    where((~unit.is_in(list(schema.COUNT_UNITS))).fill_null(True), "invalid_unit")
+    num = parse_integers(raw["count"])
     count = num["value"]
     where(raw["count"].is_null(), "missing_count")
-    where(num["invalid"] | (count < 0) | (count != count.floor()), "invalid_count")
+    where(num["invalid"] | (count < 0), "invalid_count")
     code = raw["iccs_code"].str.replace_all(r"[\s.]", "")
     valid_code = code.map_elements(iccs.is_iccs_code, return_dtype=pl.Boolean)
     where(code.is_not_null() & ~valid_code.fill_null(False), "unknown_iccs_code")
@@ -216,7 +223,7 @@ def validate_counts(
             "iccs_code": code,
             "local_category": raw["local_category"],
             "unit": unit,
-            "count": count.cast(pl.Int64, strict=False),
+            "count": count,
         }
     )
     reason_list = pl.DataFrame({f"r{i}": r for i, r in enumerate(reasons)}).select(
@@ -240,6 +247,7 @@ def load_counts(path: Path, engine: Engine, *, source: str | None = None) -> Ing
         ("source", "admin1", "admin2", "iccs_code", "local_category"),
     )
     good, rejected = validate_counts(raw, source)
+    rejected = rejected.join(_raw_json(raw), on=ROW, how="left")
     report = IngestReport(
         batch_id=None,
         source=source or "(per row)",
@@ -281,7 +289,7 @@ def load_counts(path: Path, engine: Engine, *, source: str | None = None) -> Ing
                 pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
                 pl.col(ROW).alias("row_number"),
                 pl.col("reasons").list.join("; ").alias("reasons"),
-                pl.lit("{}").alias("raw"),
+                pl.col("raw"),
             ),
         )
         report.batch_id = batch_id
@@ -341,10 +349,12 @@ def load_population(path: Path, engine: Engine, *, source: str = "user") -> Inge
     country, bad_country = _country_codes(raw["country"])
     where(raw["country"].is_null(), "missing_country")
     where(bad_country, "invalid_country")
-    year = parse_numbers(raw["year"], decimal=".")["value"]
-    where(year.is_null() | (year < 1900) | (year > 2100) | (year != year.floor()), "invalid_year")
-    pop = parse_numbers(raw["population"])["value"]
-    where(pop.is_null() | (pop <= 0) | (pop != pop.floor()), "invalid_population")
+    year_num = parse_integers(raw["year"])
+    year = year_num["value"]
+    where(year_num["invalid"] | year.is_null() | (year < 1900) | (year > 2100), "invalid_year")
+    pop_num = parse_integers(raw["population"])
+    pop = pop_num["value"]
+    where(pop_num["invalid"] | pop.is_null() | (pop <= 0), "invalid_population")
     frame = pl.DataFrame(
         {
             ROW: raw[ROW],
@@ -373,8 +383,30 @@ def load_population(path: Path, engine: Engine, *, source: str = "user") -> Inge
     )
     report.rows_duplicate = report.rows_duplicate_in_file = int((~first).sum())
     good = good.filter(first)
+    report.rows_loaded = good.height
+    report.rows_rejected = int(bad.sum())
     t = tables.population
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # one transaction: batch, replacements, rows, quarantine
+        batch_id = conn.execute(
+            tables.batch.insert()
+            .values(
+                kind="population",
+                source=source,
+                profile="population-csv",
+                file_name=path.name,
+                file_sha256=report.file_sha256,
+                started_at=datetime.now(UTC),
+                finished_at=datetime.now(UTC),
+                rows_read=report.rows_read,
+                rows_loaded=report.rows_loaded,
+                rows_rejected=report.rows_rejected,
+                rows_duplicate=report.rows_duplicate,
+                rows_unmapped_category=0,
+                synthetic=False,
+            )
+            .returning(tables.batch.c.batch_id)
+        ).scalar_one()
+        report.batch_id = int(batch_id)
         for row in good.select(key).iter_rows(named=True):
             conn.execute(
                 delete(t).where(
@@ -392,8 +424,20 @@ def load_population(path: Path, engine: Engine, *, source: str = "user") -> Inge
             )
         if good.height:
             conn.execute(t.insert(), schema.conform(good, schema.POPULATION).to_dicts())
-    report.rows_loaded = good.height
-    report.rows_rejected = int(bad.sum())
+        rejected = (
+            pl.DataFrame({ROW: raw[ROW], "reasons": reason_list})
+            .filter(bad)
+            .join(_raw_json(raw), on=ROW, how="left")
+        )
+        if rejected.height:
+            conn.execute(
+                tables.quarantine.insert(),
+                [
+                    {"batch_id": batch_id, "row_number": r, "reasons": "; ".join(rs), "raw": j}
+                    for r, rs, j in rejected.iter_rows()
+                ],
+            )
+
     tally: Counter[str] = Counter(r for rs in reason_list.filter(bad) for r in rs)
     report.rejections = dict(tally.most_common())
     report.rejection_samples = {

@@ -48,6 +48,7 @@ class _BatchWriter:
         self.dup_file = 0
         self.dup_store = 0
         self.unmapped = 0
+        self.unmapped_labels: Counter[str] = Counter()
         self.occurred_min: datetime | None = None
         self.occurred_max: datetime | None = None
 
@@ -90,9 +91,12 @@ class _BatchWriter:
             )
             self.session.append("victim", schema.conform(v, schema.VICTIM))
         self.loaded += new.height
-        self.unmapped += int(
-            (new["iccs_code"].is_null() & new["local_category"].is_not_null()).sum()
+        unmapped = new.filter(
+            pl.col("iccs_code").is_null() & pl.col("local_category").is_not_null()
         )
+        self.unmapped += unmapped.height
+        # Counted on the rows actually loaded: duplicates of stored rows are not news.
+        self.unmapped_labels.update(dict(unmapped.group_by("local_category").len().iter_rows()))
         if new.height:
             lo, hi = new["occurred_at"].min(), new["occurred_at"].max()
             if isinstance(lo, datetime) and isinstance(hi, datetime):
@@ -140,7 +144,6 @@ def ingest_file(
     rejections: Counter[str] = Counter()
     samples: dict[str, list[int]] = {}
     warnings: Counter[str] = Counter()
-    unmapped: Counter[str] = Counter()
     try:
         batch_id = session.begin_batch(
             kind="incidents",
@@ -176,7 +179,6 @@ def ingest_file(
             dup_rows = writer.write(result.incidents, result.victims)
             bucket = samples.setdefault("duplicate_in_file", [])
             bucket.extend(int(r) for r in dup_rows.head(max(0, SAMPLES_PER_REASON - len(bucket))))
-            unmapped.update(result.unmapped)
 
         # Transform chunk k+1 in a worker thread while chunk k is written (Polars, DuckDB and
         # the database drivers release the GIL, so the two overlap on separate cores).
@@ -199,7 +201,7 @@ def ingest_file(
                 f"{path.name}: the file has a header but no data rows",
                 hint="check the export; nothing was loaded",
             )
-        _fill(report, writer, rejections, samples, warnings, unmapped)
+        _fill(report, writer, rejections, samples, warnings)
         report.seconds = round(time.perf_counter() - t0, 3)
         report.check()
         session.finish_batch(
@@ -227,7 +229,6 @@ def _fill(
     rejections: Counter[str],
     samples: dict[str, list[int]],
     warnings: Counter[str],
-    unmapped: Counter[str],
 ) -> None:
     report.batch_id = writer.batch_id
     report.rows_loaded = writer.loaded
@@ -238,7 +239,7 @@ def _fill(
     report.rejections = dict(rejections.most_common())
     report.rejection_samples = {k: v for k, v in samples.items() if v}
     report.warnings = {k: v for k, v in warnings.most_common() if v}
-    report.unmapped_categories = dict(unmapped.most_common(50))
+    report.unmapped_categories = dict(writer.unmapped_labels.most_common(50))
     if writer.occurred_min is not None:
         report.occurred_min = writer.occurred_min.isoformat()
         report.occurred_max = writer.occurred_max.isoformat() if writer.occurred_max else None
@@ -278,7 +279,7 @@ def load_canonical(
             writer.write(inc, vic)
             if progress:
                 progress(report.rows_read)
-        _fill(report, writer, Counter(), {}, Counter(), Counter())
+        _fill(report, writer, Counter(), {}, Counter())
         report.seconds = round(time.perf_counter() - t0, 3)
         report.check()
         session.finish_batch(

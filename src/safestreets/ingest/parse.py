@@ -89,11 +89,13 @@ def parse_datetimes(
 
     Returns:
         A frame with ``value`` (naive Datetime[us]; offsets in the input are converted to
-        UTC and marked in ``has_offset``), ``precision`` and ``invalid`` (True where a
-        non-blank value fits no format, e.g. 31/02/2023).
+        UTC and marked in ``has_offset``), ``offset`` (the written offset as ``+HH:MM``;
+        ``Z`` counts as ``+00:00``), ``precision`` and ``invalid`` (True where a non-blank
+        value fits no format, e.g. 31/02/2023).
     """
     fmts = list(formats or (DATETIME_FORMATS_DAYFIRST if dayfirst else DATETIME_FORMATS_MONTHFIRST))
-    cleaned = _clean(values, take)
+    # ISO 8601 "Z" (UTC) is not understood by %z: spell it as an offset.
+    cleaned = _clean(values, take).str.replace(r"(\d)[Zz]$", "${1}+00:00")
     distinct = pl.DataFrame({"raw": cleaned.unique().drop_nulls()})
     value = pl.lit(None, dtype=pl.Datetime("us"))
     precision = pl.lit(None, dtype=pl.String)
@@ -122,13 +124,19 @@ def parse_datetimes(
         has_offset = pl.when(hit).then(pl.lit("%z" in fmt)).otherwise(has_offset)
     lookup = parsed.select(
         "raw", value.alias("value"), precision.alias("precision"), has_offset.alias("has_offset")
+    ).with_columns(
+        offset=pl.when(pl.col("has_offset")).then(
+            pl.col("raw").str.extract(r"([+-]\d{2}):?(\d{2})$", 1)
+            + pl.lit(":")
+            + pl.col("raw").str.extract(r"([+-]\d{2}):?(\d{2})$", 2)
+        )
     )
     out = (
         pl.DataFrame({"raw": cleaned})
         .join(lookup, on="raw", how="left", maintain_order="left")
         .with_columns(invalid=pl.col("raw").is_not_null() & pl.col("value").is_null())
     )
-    return out.select("value", "precision", "has_offset", "invalid")
+    return out.select("value", "precision", "has_offset", "offset", "invalid")
 
 
 def parse_times(
@@ -193,6 +201,29 @@ def parse_numbers(values: pl.Series, *, decimal: str = "auto") -> pl.DataFrame:
         value=pl.when(pl.col("value").is_finite()).then(pl.col("value")).otherwise(None)
     )
     return frame.select("value", invalid=pl.col("s").is_not_null() & pl.col("value").is_null())
+
+
+def parse_integers(values: pl.Series) -> pl.DataFrame:
+    """Parse whole numbers such as counts and populations, with any thousands separator.
+
+    ``3015160``, ``3,015,160``, ``3.015.160``, ``3 015 160`` and ``12.0`` all parse; a value
+    with a fractional part (``12.5``) or any other text is ``invalid``. Unlike
+    :func:`parse_numbers`, a single separator followed by three digits (``1,234``) is read as
+    a thousands separator, which is what it is in a count.
+
+    Returns ``value`` (Int64) and ``invalid``.
+    """
+    s = values.cast(pl.String).str.strip_chars().replace("", None)
+    grouped = r"^[+-]?\d{1,3}([.,\s\u00a0']\d{3})+$"
+    frame = pl.DataFrame({"s": s}).with_columns(
+        plain=pl.when(pl.col("s").str.contains(grouped))
+        .then(pl.col("s").str.replace_all(r"[.,\s\u00a0']", ""))
+        .otherwise(pl.col("s"))
+    )
+    as_float = frame["plain"].cast(pl.Float64, strict=False)
+    whole = as_float.is_finite() & (as_float == as_float.floor()) & (as_float.abs() < 2**62)
+    value = pl.select(pl.when(whole).then(as_float)).to_series().cast(pl.Int64)
+    return pl.DataFrame({"value": value, "invalid": s.is_not_null() & value.is_null()})
 
 
 def coordinate_problems(lon: pl.Expr, lat: pl.Expr) -> pl.Expr:

@@ -150,6 +150,33 @@ class Profile(BaseModel):
             raise ValueError("map either occurred_at or occurred_date (+ occurred_time), not both")
         return value
 
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import pycountry
+
+        code = value.strip().upper()
+        if pycountry.countries.get(alpha_2=code) is None:
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. GT)")
+        return code
+
+    @field_validator("location_precision")
+    @classmethod
+    def _precision(cls, value: str) -> str:
+        if value not in schema.LOCATION_PRECISION:
+            raise ValueError(f"must be one of {', '.join(schema.LOCATION_PRECISION)}")
+        return value
+
+    @field_validator("required")
+    @classmethod
+    def _required(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(MAPPABLE_FIELDS) - {"coordinates"})
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+        return value
+
     @field_validator("handling_code")
     @classmethod
     def _handling(cls, value: str) -> str:
@@ -179,6 +206,17 @@ class Profile(BaseModel):
             raise ValueError("map both lon and lat, or neither")
         if self.country is None and "country" not in self.columns:
             raise ValueError("set `country` (ISO 3166-1 alpha-2) or map a country column")
+        unmapped = [
+            f
+            for f in self.required
+            if f not in self.columns
+            and f not in ("occurred_at", "coordinates")
+            and not (f == "local_category" and "iccs_code" in self.columns)
+        ]
+        if unmapped:
+            raise ValueError(f"required field(s) not mapped to a column: {', '.join(unmapped)}")
+        if "coordinates" in self.required and "lon" not in self.columns:
+            raise ValueError("`coordinates` is required but lon/lat are not mapped")
         return self
 
     def date_fields(self) -> list[str]:

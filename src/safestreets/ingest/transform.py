@@ -9,6 +9,7 @@ that cannot be resolved) are loaded and counted as warnings, never dropped.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from safestreets.errors import InputError, ProfileError
 from safestreets.ingest.parse import (
     coordinate_problems,
     parse_datetimes,
+    parse_integers,
     parse_numbers,
     parse_times,
 )
@@ -47,6 +49,10 @@ SEX_VALUES: dict[str, str] = {
     "desconocido": "unknown",
     "no especificado": "unknown",
     "nd": "unknown",
+    "n d": "unknown",
+    "s d": "unknown",
+    "no consta": "unknown",
+    "no registrado": "unknown",
     "sd": "unknown",
     "unknown": "unknown",
     "u": "unknown",
@@ -61,7 +67,6 @@ class ChunkResult:
     victims: pl.DataFrame  # schema.VICTIM columns
     rejected: pl.DataFrame  # ROW, reasons (list[str]), raw (JSON text)
     warnings: Counter[str] = field(default_factory=Counter)
-    unmapped: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -137,8 +142,10 @@ def _field(spec: FieldSpec, present: set[str]) -> pl.Expr:
         expr = const if expr is None else pl.coalesce(expr, const)
     assert expr is not None
     if spec.map:
+        # Keys match case-insensitively; values the map does not name are kept as written.
         mapping = {k.strip().lower(): v for k, v in spec.map.items()}
-        expr = expr.str.to_lowercase().replace(mapping).str.strip_chars()
+        lower = expr.str.to_lowercase()
+        expr = pl.when(lower.is_in(list(mapping))).then(lower.replace(mapping)).otherwise(expr)
     return expr
 
 
@@ -217,9 +224,16 @@ def _occurred(ex: pl.DataFrame, profile: Profile) -> tuple[pl.DataFrame, Counter
             ).to_series()
             naive = combined
     utc, nonexistent = _localise(naive, offset, profile.timezone)
+    # A time written with its offset says where its clock was: keep that, not the profile's zone.
+    tz = pl.select(
+        pl.when(d["offset"].is_not_null())
+        .then(pl.lit("UTC") + d["offset"].replace("+00:00", ""))
+        .otherwise(pl.lit(profile.timezone))
+    ).to_series()
     out = pl.DataFrame(
         {
             "occurred_at": utc,
+            "source_timezone": tz,
             "occurred_precision": precision,
             "_date_missing": ~raw_present,
             "_date_invalid": invalid,
@@ -262,7 +276,10 @@ def _coordinates(ex: pl.DataFrame, profile: Profile, country: pl.Series) -> pl.D
         pl.col("lon").fill_nan(None), pl.col("lat").fill_nan(None)
     )
     basic = frame.select(r=coordinate_problems(pl.col("lon"), pl.col("lat")))["r"]
-    present = frame["lon"].is_not_null().to_numpy() & frame["lat"].is_not_null().to_numpy()
+    has_lon = frame["lon"].is_not_null().to_numpy()
+    has_lat = frame["lat"].is_not_null().to_numpy()
+    present = has_lon & has_lat
+    half = has_lon ^ has_lat
     # Out-of-range points are checked too: lat -90.5 / lon 14.6 is a swapped pair, not noise.
     zero = (basic == "coordinates_zero").fill_null(False).to_numpy()
     to_check = present & ~zero & ~invalid_text
@@ -291,6 +308,8 @@ def _coordinates(ex: pl.DataFrame, profile: Profile, country: pl.Series) -> pl.D
     reason = pl.select(
         pl.when(pl.Series(invalid_text))
         .then(pl.lit("invalid_coordinates"))
+        .when(pl.Series(half))
+        .then(pl.lit("incomplete_coordinates"))
         .when(pl.Series(zero))
         .then(basic)
         .when(bad & swapped)
@@ -357,6 +376,7 @@ def _categories(ex: pl.DataFrame, ctx: Context, country: str | None) -> pl.DataF
     if "iccs_code" in ex.columns:  # The source already classifies with ICCS: that wins.
         given = ex["iccs_code"].str.replace_all(r"[\s.]", "")
         valid = given.map_elements(iccs.is_iccs_code, return_dtype=pl.Boolean).fill_null(False)
+        mapped = mapped.with_columns(_unknown_code=given.is_not_null() & ~valid)
         mapped = mapped.with_columns(
             iccs_code=pl.when(valid).then(given).otherwise(pl.col("iccs_code")),
             mapping_quality=pl.when(valid)
@@ -427,6 +447,68 @@ def incident_ids(source: pl.Series, source_record_id: pl.Series) -> pl.Series:
         con.close()
 
 
+#: Required fields whose absence is checked by their own rules (date, label, coordinates).
+_REQUIRED_ELSEWHERE = frozenset(
+    {"occurred_at", "occurred_date", "local_category", "iccs_code", "lon", "lat", "coordinates"}
+)
+
+
+def _by_country(
+    ex: pl.DataFrame, country: pl.Series, fn: Callable[[str | None, pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """Apply ``fn(country, rows)`` to the rows of each country; results in the original order.
+
+    Category tables and admin-unit names are country-specific (Costa Rica's "robo" is not
+    Guatemala's), so a file whose country comes from a column is mapped country by country.
+    """
+    distinct = country.unique()
+    if distinct.len() <= 1:
+        return fn(distinct[0] if distinct.len() else None, ex)
+    frame = ex.with_columns(_c=country, _i=pl.int_range(ex.height, dtype=pl.Int64))
+    parts = []
+    for (code,), part in frame.group_by("_c", maintain_order=True):
+        out = fn(code if isinstance(code, str) else None, part.drop("_c", "_i"))
+        parts.append(out.with_columns(_i=part["_i"]))
+    return pl.concat(parts, how="diagonal_relaxed").sort("_i").drop("_i")
+
+
+def _admin_units(code: str | None, ex: pl.DataFrame) -> pl.DataFrame:
+    """Admin-1 as ISO 3166-2 and admin-2 as national codes where the reference knows them."""
+    n = ex.height
+    admin1 = ex["admin1"] if "admin1" in ex.columns else pl.Series([None] * n, dtype=pl.String)
+    admin2 = ex["admin2"] if "admin2" in ex.columns else pl.Series([None] * n, dtype=pl.String)
+    unresolved1 = unresolved2 = pl.Series([False] * n)
+    if code in geo.COUNTRY_CODES:
+        resolved1 = geo.resolve_admin1_series(code, admin1)
+        unresolved1 = admin1.is_not_null() & resolved1.is_null()
+        admin1 = resolved1.fill_null(admin1)
+        if admin2.null_count() < n:
+            pairs = pl.DataFrame({"a1": admin1, "a2": admin2}).unique().drop_nulls("a2")
+            lookup = {
+                (a1, a2): geo.resolve_admin2(
+                    code, a2, a1 if a1 and a1.startswith(code + "-") else None
+                )
+                for a1, a2 in pairs.iter_rows()
+            }
+            resolved2 = pl.Series(
+                [
+                    lookup.get((a, b)) if b is not None else None
+                    for a, b in zip(admin1, admin2, strict=True)
+                ],
+                dtype=pl.String,
+            )
+            unresolved2 = admin2.is_not_null() & resolved2.is_null()
+            admin2 = resolved2.fill_null(admin2)
+    return pl.DataFrame(
+        {
+            "admin1": admin1,
+            "admin2": admin2,
+            "_unresolved1": unresolved1,
+            "_unresolved2": unresolved2,
+        }
+    )
+
+
 def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     """Turn one all-string chunk into canonical incidents, victims and rejected rows."""
     profile = ctx.profile
@@ -472,7 +554,6 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
         )
     else:
         country = pl.Series([profile.country] * n, dtype=pl.String)
-    single_country = profile.country if "country" not in ex.columns else None
 
     # Dates.
     occ, w = _occurred(ex, profile)
@@ -506,13 +587,21 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     )
 
     # Categories.
-    cats = _categories(ex, ctx, single_country)
+    cats = _by_country(ex, country, lambda c, part: _categories(part, ctx, c))
+    if "_unknown_code" in cats.columns:
+        warnings["unknown_iccs_code"] += int(cats["_unknown_code"].fill_null(False).sum())
     reason_where(
         cats["local_category"].is_null()
         & cats["iccs_code"].is_null()
         & not_overlong("local_category", "iccs_code"),
         "missing_local_category",
     )
+
+    # Fields the profile declares required (date, label and coordinates are handled above).
+    for name in profile.required:
+        if name in _REQUIRED_ELSEWHERE or name not in ex.columns:
+            continue
+        reason_where(ex[name].is_null() & not_overlong(name), f"missing_{name}")
 
     # Record identity.
     if "source_record_id" in ex.columns:
@@ -527,34 +616,15 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     ids = pl.DataFrame({"source_record_id": rid, "incident_id": incident_ids(source_col, rid)})
 
     # Admin units: resolved to codes where the reference knows them; kept verbatim otherwise.
-    admin1 = ex["admin1"] if "admin1" in ex.columns else pl.Series([None] * n, dtype=pl.String)
-    admin2 = ex["admin2"] if "admin2" in ex.columns else pl.Series([None] * n, dtype=pl.String)
-    if single_country in geo.COUNTRY_CODES:
-        resolved1 = geo.resolve_admin1_series(single_country, admin1)
-        warnings["unresolved_admin1"] += int((admin1.is_not_null() & resolved1.is_null()).sum())
-        admin1 = resolved1.fill_null(admin1)
-        if admin2.null_count() < n:
-            pairs = pl.DataFrame({"a1": admin1, "a2": admin2}).unique().drop_nulls("a2")
-            lookup = {
-                (a1, a2): geo.resolve_admin2(
-                    single_country, a2, a1 if a1 and a1.startswith(single_country + "-") else None
-                )
-                for a1, a2 in pairs.iter_rows()
-            }
-            resolved2 = pl.Series(
-                [
-                    lookup.get((a, b)) if b is not None else None
-                    for a, b in zip(admin1, admin2, strict=True)
-                ],
-                dtype=pl.String,
-            )
-            warnings["unresolved_admin2"] += int((admin2.is_not_null() & resolved2.is_null()).sum())
-            admin2 = resolved2.fill_null(admin2)
+    admins = _by_country(ex, country, _admin_units)
+    admin1, admin2 = admins["admin1"], admins["admin2"]
+    warnings["unresolved_admin1"] += int(admins["_unresolved1"].sum())
+    warnings["unresolved_admin2"] += int(admins["_unresolved2"].sum())
 
     # Victims (one per row when the profile maps victim fields).
     victim_count = pl.Series([None] * n, dtype=pl.Int32)
     if "victim_count" in ex.columns:
-        vc = parse_numbers(ex["victim_count"], decimal=".")
+        vc = parse_integers(ex["victim_count"])
         warnings["invalid_victim_count"] += int(vc["invalid"].sum())
         victim_count = vc["value"].cast(pl.Int32, strict=False)
     sex = age = None
@@ -624,7 +694,7 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
             "locality": ex["locality"] if "locality" in ex.columns else None,
             "occurred_at": occ["occurred_at"],
             "occurred_precision": occ["occurred_precision"],
-            "source_timezone": pl.Series([profile.timezone] * n, dtype=pl.String),
+            "source_timezone": occ["source_timezone"],
             "reported_at": reported,
             "local_category": cats["local_category"],
             "iccs_code": cats["iccs_code"],
@@ -676,14 +746,6 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     )
 
     good = canonical.filter(~is_rejected)
-    unmapped = Counter(
-        dict(
-            good.filter(pl.col("iccs_code").is_null() & pl.col("local_category").is_not_null())
-            .group_by("local_category")
-            .len()
-            .iter_rows()
-        )
-    )
     victims = pl.DataFrame(schema=schema.VICTIM)
     if sex is not None or age is not None:
         v = pl.DataFrame(
@@ -693,10 +755,9 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
                 "sex": sex if sex is not None else pl.Series(["unknown"] * n),
                 "age": age if age is not None else pl.Series([None] * n, dtype=pl.Int32),
             }
-        ).filter(~is_rejected)
+            # A row that says it had no victims (victim_count 0) gets no victim record.
+        ).filter(~is_rejected & (victim_count != 0).fill_null(True))
         victims = schema.conform(
             v.with_columns(age_band=schema.age_band(pl.col("age"))), schema.VICTIM
         )
-    return ChunkResult(
-        incidents=good, victims=victims, rejected=rejected, warnings=warnings, unmapped=unmapped
-    )
+    return ChunkResult(incidents=good, victims=victims, rejected=rejected, warnings=warnings)

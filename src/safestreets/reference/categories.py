@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import polars as pl
 
+from safestreets import schema
 from safestreets.errors import InputError, ReferenceError_
 from safestreets.reference._data import read_csv
 from safestreets.reference.geo import normalise_name
@@ -33,21 +34,10 @@ __all__ = [
     "normalise_category",
 ]
 
-MAPPING_QUALITIES: tuple[str, ...] = ("exact", "broader", "narrower", "ambiguous")
-WEAPONS: tuple[str, ...] = ("firearm", "knife", "blunt_object", "other", "unknown")
-PLACE_TYPES: tuple[str, ...] = (
-    "street",
-    "public_transport",
-    "transport_stop",
-    "market",
-    "commercial",
-    "residence",
-    "school",
-    "bar",
-    "vehicle",
-    "rural",
-    "other",
-)
+# The controlled vocabularies are those of the canonical record (one schema).
+MAPPING_QUALITIES: tuple[str, ...] = schema.MAPPING_QUALITY
+WEAPONS: tuple[str, ...] = schema.WEAPONS
+PLACE_TYPES: tuple[str, ...] = schema.PLACE_TYPES
 _OUT_COLS = ("iccs_code", "mapping_quality", "weapon", "place_type")
 _Entry = tuple[str | None, str | None, str | None, str | None]
 
