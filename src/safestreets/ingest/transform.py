@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -129,6 +130,14 @@ def _load_override_table(profile: Profile) -> pl.DataFrame | None:
             hint="use codes from `safestreets iccs` / docs/reference-data.md",
         )
     return table.select("term", "iccs_code", "mapping_quality", "weapon", "place_type")
+
+
+def _const(value: Any, n: int, dtype: Any = None) -> pl.Series:
+    """A column of ``n`` copies of ``value`` (built natively, not from a Python list)."""
+    if dtype is None:
+        dtype = pl.Boolean if isinstance(value, bool) else pl.String
+    out: pl.Series = pl.repeat(value, n, dtype=dtype, eager=True)
+    return out
 
 
 def _field(spec: FieldSpec, present: set[str]) -> pl.Expr:
@@ -249,9 +258,9 @@ def _coordinates(ex: pl.DataFrame, profile: Profile, country: pl.Series) -> pl.D
     if "lon" not in ex.columns:
         return pl.DataFrame(
             {
-                "lon": pl.Series([None] * n, dtype=pl.Float64),
-                "lat": pl.Series([None] * n, dtype=pl.Float64),
-                "_coord_reason": pl.Series([None] * n, dtype=pl.String),
+                "lon": _const(None, n, pl.Float64),
+                "lat": _const(None, n, pl.Float64),
+                "_coord_reason": _const(None, n, pl.String),
             }
         )
     opts = profile.coordinates
@@ -366,11 +375,11 @@ def _categories(ex: pl.DataFrame, ctx: Context, country: str | None) -> pl.DataF
     else:
         mapped = pl.DataFrame(
             {
-                "local_category": pl.Series([None] * n, dtype=pl.String),
-                "iccs_code": pl.Series([None] * n, dtype=pl.String),
-                "mapping_quality": pl.Series([None] * n, dtype=pl.String),
-                "weapon": pl.Series([None] * n, dtype=pl.String),
-                "place_type": pl.Series([None] * n, dtype=pl.String),
+                "local_category": _const(None, n, pl.String),
+                "iccs_code": _const(None, n, pl.String),
+                "mapping_quality": _const(None, n, pl.String),
+                "weapon": _const(None, n, pl.String),
+                "place_type": _const(None, n, pl.String),
             }
         )
     if "iccs_code" in ex.columns:  # The source already classifies with ICCS: that wins.
@@ -416,33 +425,54 @@ def _controlled(values: pl.Expr, allowed: tuple[str, ...], fallback: str) -> pl.
     )
 
 
-def content_ids(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
-    """``md5:<hex>`` of a record's content, for sources that give no record id.
+#: incident_id: the top 63 bits of MD5(source, US, record id), as a signed 64-bit integer.
+_ID_SQL = "(md5_number_upper({source} || chr(31) || {rid}) >> 1)::BIGINT"
 
-    Two rows with identical content get the same id and so count as duplicates.
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal (DuckDB's relational API takes no parameters)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def record_identity(
+    source: str, frame: pl.DataFrame, *, id_column: str | None, content_columns: list[str]
+) -> pl.DataFrame:
+    """``source_record_id`` and ``incident_id`` for every row, in one DuckDB pass.
+
+    The record id is the source's own (``id_column``) or, for sources that give none,
+    ``md5:<hex>`` of the row's content (two rows with identical content are then duplicates).
+    ``incident_id`` is the top 63 bits of MD5(source, US, source_record_id): the same record
+    from the same source always gets the same id, which makes re-runs idempotent without a
+    lookup table; the loader checks that a clash on the id is a true duplicate (same source
+    and record id), not a hash collision. MD5 is used as a stable fingerprint, not for
+    security; DuckDB computes it natively (Polars' own hash is not stable across versions).
     """
     con = duckdb.connect()
     try:
-        con.register("f", frame.select(columns).to_arrow())
-        parts = ", ".join(f'coalesce("{c}", chr(0))' for c in columns)
-        sql = f"select 'md5:' || md5(concat_ws(chr(31), {parts})) as id from f"
-        return pl.from_arrow(con.sql(sql).to_arrow_table())["id"]  # type: ignore[index]
+        con.register("f", frame.to_arrow())
+        if id_column is not None:
+            rid = f"coalesce(\"{id_column}\", '')"
+        else:
+            parts = ", ".join(f'coalesce("{c}", chr(0))' for c in content_columns)
+            rid = f"'md5:' || md5(concat_ws(chr(31), {parts}))"
+        sql = f"""
+            select rid as source_record_id,
+                   {_ID_SQL.format(source=_sql_text(source), rid="rid")} as incident_id
+            from (select {rid} as rid from f)
+        """
+        result = con.sql(sql).to_arrow_table()
+        return pl.DataFrame(pl.from_arrow(result))
     finally:
         con.close()
 
 
 def incident_ids(source: pl.Series, source_record_id: pl.Series) -> pl.Series:
-    """Stable ``incident_id``: the top 63 bits of MD5(source, US, source_record_id).
-
-    The same record from the same source always gets the same id, which makes re-runs
-    idempotent without a lookup table; the loader checks that a clash on the id is a true
-    duplicate (same source and record id) and not a hash collision.
-    """
+    """``incident_id`` for given sources and record ids (see :func:`record_identity`)."""
     con = duckdb.connect()
     try:
         con.register("f", pl.DataFrame({"s": source, "r": source_record_id}).to_arrow())
-        sql = "select (md5_number_upper(s || chr(31) || r) >> 1)::BIGINT as id from f"
-        return pl.from_arrow(con.sql(sql).to_arrow_table())["id"]  # type: ignore[index]
+        sql = f"select {_ID_SQL.format(source='s', rid='r')} as id from f"
+        return pl.DataFrame(pl.from_arrow(con.sql(sql).to_arrow_table()))["id"]
     finally:
         con.close()
 
@@ -475,9 +505,9 @@ def _by_country(
 def _admin_units(code: str | None, ex: pl.DataFrame) -> pl.DataFrame:
     """Admin-1 as ISO 3166-2 and admin-2 as national codes where the reference knows them."""
     n = ex.height
-    admin1 = ex["admin1"] if "admin1" in ex.columns else pl.Series([None] * n, dtype=pl.String)
-    admin2 = ex["admin2"] if "admin2" in ex.columns else pl.Series([None] * n, dtype=pl.String)
-    unresolved1 = unresolved2 = pl.Series([False] * n)
+    admin1 = ex["admin1"] if "admin1" in ex.columns else _const(None, n, pl.String)
+    admin2 = ex["admin2"] if "admin2" in ex.columns else _const(None, n, pl.String)
+    unresolved1 = unresolved2 = _const(False, n)
     if code in geo.COUNTRY_CODES:
         resolved1 = geo.resolve_admin1_series(code, admin1)
         unresolved1 = admin1.is_not_null() & resolved1.is_null()
@@ -536,7 +566,7 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
             )
 
     def not_overlong(*names: str) -> pl.Series:
-        ok = pl.Series([True] * n, dtype=pl.Boolean)
+        ok = _const(True, n, pl.Boolean)
         for name in names:
             if name in overlong:
                 ok = ok & ~overlong[name]
@@ -553,7 +583,7 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
             "missing_country",
         )
     else:
-        country = pl.Series([profile.country] * n, dtype=pl.String)
+        country = _const(profile.country, n, pl.String)
 
     # Dates.
     occ, w = _occurred(ex, profile)
@@ -566,7 +596,7 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     future_limit = ctx.now + timedelta(hours=profile.dates.future_tolerance_hours)
     reason_where(occ["occurred_at"] > future_limit, "future_date")
     reason_where(occ["occurred_at"].dt.year() < profile.dates.min_year, "implausible_date")
-    reported = pl.Series([None] * n, dtype=schema.UTC_TS)
+    reported = _const(None, n, schema.UTC_TS)
     if "reported_at" in ex.columns:
         spec = profile.columns["reported_at"]
         r = parse_datetimes(
@@ -609,11 +639,20 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
             ex["source_record_id"].is_null() & not_overlong("source_record_id"),
             "missing_source_record_id",
         )
-        rid = ex["source_record_id"].fill_null("")
+        ids = record_identity(
+            profile.source,
+            ex.select("source_record_id"),
+            id_column="source_record_id",
+            content_columns=[],
+        )
     else:
-        rid = content_ids(raw, profile.record_id_from or ctx.columns)
-    source_col = pl.Series([profile.source] * n, dtype=pl.String)
-    ids = pl.DataFrame({"source_record_id": rid, "incident_id": incident_ids(source_col, rid)})
+        ids = record_identity(
+            profile.source,
+            raw,
+            id_column=None,
+            content_columns=profile.record_id_from or ctx.columns,
+        )
+    source_col = _const(profile.source, n, pl.String)
 
     # Admin units: resolved to codes where the reference knows them; kept verbatim otherwise.
     admins = _by_country(ex, country, _admin_units)
@@ -622,7 +661,7 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     warnings["unresolved_admin2"] += int(admins["_unresolved2"].sum())
 
     # Victims (one per row when the profile maps victim fields).
-    victim_count = pl.Series([None] * n, dtype=pl.Int32)
+    victim_count = _const(None, n, pl.Int32)
     if "victim_count" in ex.columns:
         vc = parse_integers(ex["victim_count"])
         warnings["invalid_victim_count"] += int(vc["invalid"].sum())
@@ -707,11 +746,9 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
             "victim_count": victim_count,
             "owner_agency": owner
             if owner is not None
-            else pl.Series([profile.owner_agency or profile.source] * n),
-            "handling_code": handling
-            if handling is not None
-            else pl.Series([profile.handling_code] * n),
-            "batch_id": pl.Series([None] * n, dtype=pl.Int64),
+            else _const(profile.owner_agency or profile.source, n),
+            "handling_code": handling if handling is not None else _const(profile.handling_code, n),
+            "batch_id": _const(None, n, pl.Int64),
         },
         strict=False,
     ).with_columns(
@@ -730,7 +767,7 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
             pl.concat_list(pl.all()).list.drop_nulls().alias("reasons")
         )["reasons"]
     else:
-        is_rejected = pl.Series([False] * n)
+        is_rejected = _const(False, n)
         reason_list = pl.Series("reasons", [], dtype=pl.List(pl.String))
 
     raw_cols = [c for c in raw.columns if c != ROW]
@@ -751,9 +788,9 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
         v = pl.DataFrame(
             {
                 "incident_id": ids["incident_id"],
-                "victim_no": pl.Series([1] * n, dtype=pl.Int32),
-                "sex": sex if sex is not None else pl.Series(["unknown"] * n),
-                "age": age if age is not None else pl.Series([None] * n, dtype=pl.Int32),
+                "victim_no": _const(1, n, pl.Int32),
+                "sex": sex if sex is not None else _const("unknown", n),
+                "age": age if age is not None else _const(None, n, pl.Int32),
             }
             # A row that says it had no victims (victim_count 0) gets no victim record.
         ).filter(~is_rejected & (victim_count != 0).fill_null(True))
