@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, delete, select
 
 from safestreets import schema
 from safestreets.errors import InputError
-from safestreets.ingest.load import file_sha256
+from safestreets.ingest.load import file_sha256, finish, tally_rejections
 from safestreets.ingest.parse import parse_integers
 from safestreets.ingest.profiles import Profile
 from safestreets.ingest.readers import ROW, iter_chunks, open_source
@@ -299,26 +299,10 @@ def load_counts(path: Path, engine: Engine, *, source: str | None = None) -> Ing
         report.rows_unmapped_category = int(good["iccs_code"].is_null().sum())
         tally: Counter[str] = Counter()
         samples: dict[str, list[int]] = {}
-        for row_no, rs in zip(rejected[ROW], rejected["reasons"], strict=True):
-            for r in rs:
-                tally[r] += 1
-                samples.setdefault(r, [])
-                if len(samples[r]) < 20:
-                    samples[r].append(int(row_no))
+        tally_rejections(rejected[ROW], rejected["reasons"], tally, samples)
         report.rejections = dict(tally.most_common())
         report.rejection_samples = samples
-        report.seconds = round(time.perf_counter() - t0, 3)
-        report.check()
-        session.finish_batch(
-            batch_id,
-            rows_read=report.rows_read,
-            rows_loaded=report.rows_loaded,
-            rows_rejected=report.rows_rejected,
-            rows_duplicate=report.rows_duplicate,
-            rows_unmapped_category=report.rows_unmapped_category,
-            report_json=report.model_dump_json(),
-        )
-        session.commit()
+        finish(session, report, t0)
     except BaseException:
         session.rollback()
         raise
@@ -438,16 +422,11 @@ def load_population(path: Path, engine: Engine, *, source: str = "user") -> Inge
                 ],
             )
 
-    tally: Counter[str] = Counter(r for rs in reason_list.filter(bad) for r in rs)
+    tally: Counter[str] = Counter()
+    samples: dict[str, list[int]] = {}
+    tally_rejections(raw[ROW].filter(bad), reason_list.filter(bad), tally, samples)
     report.rejections = dict(tally.most_common())
-    report.rejection_samples = {
-        r: [
-            int(x)
-            for x, rs in zip(raw[ROW].filter(bad), reason_list.filter(bad), strict=True)
-            if r in rs
-        ][:20]
-        for r in tally
-    }
+    report.rejection_samples = samples
     report.seconds = round(time.perf_counter() - t0, 3)
     report.check()
     return report

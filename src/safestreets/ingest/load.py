@@ -161,12 +161,7 @@ def ingest_file(
             if not result.rejected.is_empty():
                 rej = result.rejected
                 report.rows_rejected += rej.height
-                for row_no, reasons in zip(rej[ROW], rej["reasons"], strict=True):
-                    for reason in reasons:
-                        rejections[reason] += 1
-                        bucket = samples.setdefault(reason, [])
-                        if len(bucket) < SAMPLES_PER_REASON:
-                            bucket.append(int(row_no))
+                tally_rejections(rej[ROW], rej["reasons"], rejections, samples)
                 session.append(
                     "quarantine",
                     rej.select(
@@ -202,18 +197,7 @@ def ingest_file(
                 hint="check the export; nothing was loaded",
             )
         _fill(report, writer, rejections, samples, warnings)
-        report.seconds = round(time.perf_counter() - t0, 3)
-        report.check()
-        session.finish_batch(
-            batch_id,
-            rows_read=report.rows_read,
-            rows_loaded=report.rows_loaded,
-            rows_rejected=report.rows_rejected,
-            rows_duplicate=report.rows_duplicate,
-            rows_unmapped_category=report.rows_unmapped_category,
-            report_json=report.model_dump_json(),
-        )
-        session.commit()
+        finish(session, report, t0)
     except BaseException:
         session.rollback()
         raise
@@ -221,6 +205,37 @@ def ingest_file(
         session.close()
         source.close()
     return report
+
+
+def tally_rejections(
+    rows: pl.Series, reasons: pl.Series, rejections: Counter[str], samples: dict[str, list[int]]
+) -> None:
+    """Count rejected rows per reason and keep the first row numbers of each reason."""
+    for row_no, row_reasons in zip(rows, reasons, strict=True):
+        for reason in row_reasons:
+            rejections[reason] += 1
+            bucket = samples.setdefault(reason, [])
+            if len(bucket) < SAMPLES_PER_REASON:
+                bucket.append(int(row_no))
+
+
+def finish(
+    session: BulkSession, report: IngestReport, t0: float, detail: str | None = None
+) -> None:
+    """Check the report's accounting, record it on the batch and commit the transaction."""
+    assert report.batch_id is not None
+    report.seconds = round(time.perf_counter() - t0, 3)
+    report.check()
+    session.finish_batch(
+        report.batch_id,
+        rows_read=report.rows_read,
+        rows_loaded=report.rows_loaded,
+        rows_rejected=report.rows_rejected,
+        rows_duplicate=report.rows_duplicate,
+        rows_unmapped_category=report.rows_unmapped_category,
+        report_json=detail or report.model_dump_json(),
+    )
+    session.commit()
 
 
 def _fill(
@@ -280,17 +295,7 @@ def load_canonical(
             if progress:
                 progress(report.rows_read)
         _fill(report, writer, Counter(), {}, Counter())
-        report.seconds = round(time.perf_counter() - t0, 3)
-        report.check()
-        session.finish_batch(
-            batch_id,
-            rows_read=report.rows_read,
-            rows_loaded=report.rows_loaded,
-            rows_duplicate=report.rows_duplicate,
-            rows_unmapped_category=report.rows_unmapped_category,
-            report_json=json.dumps({"synthetic": synthetic, "label": label}),
-        )
-        session.commit()
+        finish(session, report, t0, json.dumps({"synthetic": synthetic, "label": label}))
     except BaseException:
         session.rollback()
         raise

@@ -194,44 +194,25 @@ def _localise(naive: pl.Series, has_offset: pl.Series, tz: str) -> tuple[pl.Seri
 def _occurred(ex: pl.DataFrame, profile: Profile) -> tuple[pl.DataFrame, Counter[str]]:
     warnings: Counter[str] = Counter()
     cols = profile.columns
-    if "occurred_at" in cols:
-        spec = cols["occurred_at"]
-        d = parse_datetimes(
-            ex["occurred_at"], spec.formats, dayfirst=profile.dates.dayfirst, take=spec.take
-        )
-        naive, precision, offset, invalid = (
-            d["value"],
-            d["precision"],
-            d["has_offset"],
-            d["invalid"],
-        )
-        raw_present = ex["occurred_at"].is_not_null()
-    else:
-        spec = cols["occurred_date"]
-        d = parse_datetimes(
-            ex["occurred_date"], spec.formats, dayfirst=profile.dates.dayfirst, take=spec.take
-        )
-        naive, precision, offset, invalid = (
-            d["value"],
-            d["precision"],
-            d["has_offset"],
-            d["invalid"],
-        )
-        raw_present = ex["occurred_date"].is_not_null()
-        if "occurred_time" in cols:
-            tspec = cols["occurred_time"]
-            t = parse_times(ex["occurred_time"], tspec.formats, take=tspec.take)
-            warnings["invalid_time"] += int(t["invalid"].sum())
-            has_time = t["value"].is_not_null() & (precision == "day").fill_null(False)
-            combined = pl.DataFrame({"d": naive, "t": t["value"], "h": has_time}).select(
-                v=pl.when(pl.col("h"))
-                .then(pl.col("d").dt.date().dt.combine(pl.col("t")))
-                .otherwise(pl.col("d"))
-            )["v"]
-            precision = pl.select(
-                pl.when(has_time).then(t["precision"]).otherwise(precision)
-            ).to_series()
-            naive = combined
+    name = "occurred_at" if "occurred_at" in cols else "occurred_date"
+    spec = cols[name]
+    d = parse_datetimes(ex[name], spec.formats, dayfirst=profile.dates.dayfirst, take=spec.take)
+    naive, precision, offset, invalid = d["value"], d["precision"], d["has_offset"], d["invalid"]
+    raw_present = ex[name].is_not_null()
+    if name == "occurred_date" and "occurred_time" in cols:
+        tspec = cols["occurred_time"]
+        t = parse_times(ex["occurred_time"], tspec.formats, take=tspec.take)
+        warnings["invalid_time"] += int(t["invalid"].sum())
+        has_time = t["value"].is_not_null() & (precision == "day").fill_null(False)
+        combined = pl.DataFrame({"d": naive, "t": t["value"], "h": has_time}).select(
+            v=pl.when(pl.col("h"))
+            .then(pl.col("d").dt.date().dt.combine(pl.col("t")))
+            .otherwise(pl.col("d"))
+        )["v"]
+        precision = pl.select(
+            pl.when(has_time).then(t["precision"]).otherwise(precision)
+        ).to_series()
+        naive = combined
     utc, nonexistent = _localise(naive, offset, profile.timezone)
     # A time written with its offset says where its clock was: keep that, not the profile's zone.
     tz = pl.select(
