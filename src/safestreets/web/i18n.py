@@ -44,7 +44,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "batches": {"es": "Lotes de carga", "en": "Load batches"},
     "count_rows": {"es": "Filas de estadísticas agregadas", "en": "Aggregated statistics rows"},
     "population_rows": {"es": "Filas de población", "en": "Population rows"},
-    "period": {"es": "Periodo", "en": "Period"},
+    "period": {"es": "Periodo (fechas en UTC)", "en": "Period (dates in UTC)"},
     "period_from_to": {"es": "del {start} al {end}", "en": "from {start} to {end}"},
     "period_unknown": {"es": "sin fechas", "en": "no dates"},
     "empty_title": {"es": "Aún no hay datos", "en": "No data yet"},
