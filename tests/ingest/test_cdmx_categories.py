@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from safestreets import schema
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROFILE = (
     PROJECT_ROOT / "src" / "safestreets" / "ingest" / "profile_data" / "cdmx-fgj-categories.csv"
@@ -23,21 +25,10 @@ ICCS_CODES = SHARED_DATA / "iccs" / "iccs_v1_0_codes.csv"
 CDMX_POINTS = SHARED_DATA / "cdmx-fgj-carpetas" / "cdmx_fgj_puntos_2019_2024.csv.gz"
 
 HEADER = ["term", "iccs_code", "mapping_quality", "weapon", "place_type", "notes"]
-QUALITIES = {"exact", "broader", "narrower", "ambiguous"}
-WEAPONS = {"firearm", "knife", "blunt_object", "other", "none", "unknown"}
-PLACES = {
-    "street",
-    "public_transport",
-    "transport_stop",
-    "market",
-    "commercial",
-    "residence",
-    "school",
-    "bar",
-    "vehicle",
-    "rural",
-    "other",
-}
+QUALITIES = set(schema.MAPPING_QUALITY)
+WEAPONS = set(schema.WEAPONS)
+# A label either names a kind of place or says nothing (empty): "unknown" is never a mapping.
+PLACES = set(schema.PLACE_TYPES) - {"unknown"}
 
 
 def _read_profile() -> list[dict[str, str]]:
