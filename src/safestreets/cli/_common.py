@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -45,7 +45,7 @@ def ready_engine(url: str | None) -> Engine:
 
 
 @contextmanager
-def progress_bar(label: str, total: int | None, quiet: bool) -> Iterator[callable]:  # type: ignore[valid-type]
+def progress_bar(label: str, total: int | None, quiet: bool) -> Iterator[Callable[[int], None]]:
     """A Rich progress bar (rows); a no-op when quiet or not on a terminal."""
     if quiet:
         yield lambda n: None

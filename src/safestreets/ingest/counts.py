@@ -22,6 +22,7 @@ from safestreets.ingest.load import file_sha256, finish, tally_rejections
 from safestreets.ingest.parse import parse_integers
 from safestreets.ingest.profiles import Profile
 from safestreets.ingest.readers import ROW, iter_chunks, open_source
+from safestreets.ingest.reasons import Reasons
 from safestreets.ingest.report import IngestReport
 from safestreets.reference import geo, iccs
 from safestreets.store import tables
@@ -185,11 +186,8 @@ def validate_counts(
     raw: pl.DataFrame, default_source: str | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical counts rows and rejected rows (``ROW``, ``reasons``) from a raw counts frame."""
-    reasons: list[pl.Series] = []
-
-    def where(mask: pl.Series, code: str) -> None:
-        reasons.append(pl.select(pl.when(mask.fill_null(False)).then(pl.lit(code))).to_series())
-
+    reasons = Reasons(raw.height)
+    where = reasons.flag
     source = raw["source"]
     if default_source:
         source = source.fill_null(default_source)
@@ -226,11 +224,8 @@ def validate_counts(
             "count": count,
         }
     )
-    reason_list = pl.DataFrame({f"r{i}": r for i, r in enumerate(reasons)}).select(
-        pl.concat_list(pl.all()).list.drop_nulls().alias("reasons")
-    )["reasons"]
-    bad = reason_list.list.len() > 0
-    return frame.filter(~bad), raw.select(ROW).with_columns(reasons=reason_list).filter(bad)
+    bad = reasons.rejected()
+    return frame.filter(~bad), raw.select(ROW).filter(bad).with_columns(reasons=reasons.lists(bad))
 
 
 def load_counts(path: Path, engine: Engine, *, source: str | None = None) -> IngestReport:
@@ -325,11 +320,8 @@ def load_population(path: Path, engine: Engine, *, source: str = "user") -> Inge
     """Load admin-unit populations; a row for an area and year already stored replaces it."""
     t0 = time.perf_counter()
     raw = _read_all(path, "population", ("country", "year", "population"), ("admin1", "admin2"))
-    reasons: list[pl.Series] = []
-
-    def where(mask: pl.Series, code: str) -> None:
-        reasons.append(pl.select(pl.when(mask.fill_null(False)).then(pl.lit(code))).to_series())
-
+    reasons = Reasons(raw.height)
+    where = reasons.flag
     country, bad_country = _country_codes(raw["country"])
     where(raw["country"].is_null(), "missing_country")
     where(bad_country, "invalid_country")
@@ -347,13 +339,11 @@ def load_population(path: Path, engine: Engine, *, source: str = "user") -> Inge
             "admin2": raw["admin2"],
             "year": year.cast(pl.Int32, strict=False),
             "population": pop.cast(pl.Int64, strict=False),
-            "source": pl.Series([source] * raw.height, dtype=pl.String),
+            "source": pl.repeat(source, raw.height, dtype=pl.String, eager=True),
         }
     )
-    reason_list = pl.DataFrame({f"r{i}": r for i, r in enumerate(reasons)}).select(
-        pl.concat_list(pl.all()).list.drop_nulls().alias("reasons")
-    )["reasons"]
-    bad = reason_list.list.len() > 0
+    bad = reasons.rejected()
+    reason_list = reasons.lists(bad)  # for the rejected rows only
     good = frame.filter(~bad)
     key = ["country", "admin1", "admin2", "year"]
     first = good.select(pl.struct(key).is_last_distinct()).to_series()
@@ -408,10 +398,8 @@ def load_population(path: Path, engine: Engine, *, source: str = "user") -> Inge
             )
         if good.height:
             conn.execute(t.insert(), schema.conform(good, schema.POPULATION).to_dicts())
-        rejected = (
-            pl.DataFrame({ROW: raw[ROW], "reasons": reason_list})
-            .filter(bad)
-            .join(_raw_json(raw), on=ROW, how="left")
+        rejected = pl.DataFrame({ROW: raw[ROW].filter(bad), "reasons": reason_list}).join(
+            _raw_json(raw), on=ROW, how="left"
         )
         if rejected.height:
             conn.execute(
@@ -424,7 +412,7 @@ def load_population(path: Path, engine: Engine, *, source: str = "user") -> Inge
 
     tally: Counter[str] = Counter()
     samples: dict[str, list[int]] = {}
-    tally_rejections(raw[ROW].filter(bad), reason_list.filter(bad), tally, samples)
+    tally_rejections(raw[ROW].filter(bad), reason_list, tally, samples)
     report.rejections = dict(tally.most_common())
     report.rejection_samples = samples
     report.seconds = round(time.perf_counter() - t0, 3)

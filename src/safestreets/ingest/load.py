@@ -20,7 +20,7 @@ from safestreets.ingest.profiles import Profile
 from safestreets.ingest.readers import ROW, describe, iter_chunks, open_source
 from safestreets.ingest.report import IngestReport
 from safestreets.ingest.transform import ChunkResult, Context, incident_ids, transform_chunk
-from safestreets.store.bulk import BulkSession, open_session
+from safestreets.store.bulk import EXISTING_SCHEMA, BulkSession, open_session
 
 SAMPLES_PER_REASON = 20
 Progress = Callable[[int], None]
@@ -62,9 +62,7 @@ class _BatchWriter:
         stored = (
             self.session.existing(candidates["incident_id"])
             if self.check_store
-            else pl.DataFrame(
-                schema={"incident_id": pl.Int64, "source": pl.String, "source_record_id": pl.String}
-            )
+            else pl.DataFrame(schema=EXISTING_SCHEMA)
         )
         if not stored.is_empty():
             clash = candidates.join(stored, on="incident_id", suffix="_stored").filter(

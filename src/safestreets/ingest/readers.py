@@ -11,7 +11,6 @@ import codecs
 import contextlib
 import csv
 import gzip
-import io
 import json
 import tempfile
 import zipfile
@@ -476,4 +475,4 @@ def describe(source: Source) -> str:
     return ", ".join(bits)
 
 
-__all__ = ["ROW", "Source", "describe", "detect_encoding", "io", "iter_chunks", "open_source"]
+__all__ = ["ROW", "Source", "describe", "detect_encoding", "iter_chunks", "open_source"]

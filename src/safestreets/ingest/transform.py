@@ -30,6 +30,7 @@ from safestreets.ingest.parse import (
 )
 from safestreets.ingest.profiles import FieldSpec, Profile
 from safestreets.ingest.readers import ROW
+from safestreets.ingest.reasons import Reasons
 from safestreets.reference import geo, iccs
 
 SEX_VALUES: dict[str, str] = {
@@ -526,11 +527,8 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     n = raw.height
     ex = _extract(raw, profile)
     warnings: Counter[str] = Counter()
-    reasons: list[pl.Series] = []
-
-    def reason_where(mask: pl.Series | np.ndarray, code: str) -> None:
-        m = pl.Series(mask).fill_null(False)
-        reasons.append(pl.select(pl.when(m).then(pl.lit(code)).otherwise(None)).to_series())
+    reasons = Reasons(n)
+    reason_where = reasons.flag
 
     # Overlong fields: a 10 MB cell is an export error, not a record. The field is emptied, so
     # the "missing_*" checks below skip it: the reason is the length, not a missing value.
@@ -589,7 +587,7 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     # Coordinates.
     coords = _coordinates(ex, profile, country)
     coord_reason = coords["_coord_reason"]
-    reasons.append(
+    reasons.add(
         pl.select(
             pl.when((coord_reason == "missing_coordinates") & ~not_overlong("lon", "lat"))
             .then(None)
@@ -740,16 +738,8 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
         canonical.rename({ROW: "_r"}), {"_r": pl.Int64(), **schema.INCIDENT}
     ).rename({"_r": ROW})
 
-    # Gather reasons per row; lists are built only for the (few) rejected rows.
-    if reasons:
-        reason_frame = pl.DataFrame({f"r{i}": r for i, r in enumerate(reasons)})
-        is_rejected = reason_frame.select(pl.any_horizontal(pl.all().is_not_null()))[:, 0]
-        reason_list = reason_frame.filter(is_rejected).select(
-            pl.concat_list(pl.all()).list.drop_nulls().alias("reasons")
-        )["reasons"]
-    else:
-        is_rejected = _const(False, n)
-        reason_list = pl.Series("reasons", [], dtype=pl.List(pl.String))
+    is_rejected = reasons.rejected()
+    reason_list = reasons.lists(is_rejected)
 
     raw_cols = [c for c in raw.columns if c != ROW]
     rejected = (

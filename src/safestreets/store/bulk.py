@@ -41,8 +41,24 @@ class BulkSession(Protocol):
     def close(self) -> None: ...
 
 
+#: What ``BulkSession.existing`` returns: the stored identity of incidents already present.
+EXISTING_SCHEMA: dict[str, pl.DataType] = {
+    "incident_id": pl.Int64(),
+    "source": pl.String(),
+    "source_record_id": pl.String(),
+}
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _sqlite_params(fields: dict[str, Any]) -> dict[str, Any]:
+    """Statement parameters with datetimes as the text SQLAlchemy's SQLite dialect reads."""
+    return {
+        k: (v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v)
+        for k, v in fields.items()
+    }
 
 
 def _sqlite_ts(frame: pl.DataFrame) -> pl.DataFrame:
@@ -96,10 +112,7 @@ class SQLiteSession:
 
     def begin_batch(self, **fields: Any) -> int:
         fields.setdefault("started_at", _now())
-        fields = {
-            k: (v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v)
-            for k, v in fields.items()
-        }
+        fields = _sqlite_params(fields)
         for key in (
             "rows_read",
             "rows_loaded",
@@ -122,9 +135,7 @@ class SQLiteSession:
 
     def existing(self, ids: pl.Series) -> pl.DataFrame:
         if ids.is_empty():
-            return pl.DataFrame(
-                schema={"incident_id": pl.Int64, "source": pl.String, "source_record_id": pl.String}
-            )
+            return pl.DataFrame(schema=EXISTING_SCHEMA)
         cur = self.conn.cursor()
         try:
             cur.adbc_ingest(
@@ -160,10 +171,7 @@ class SQLiteSession:
 
     def finish_batch(self, batch_id: int, **fields: Any) -> None:
         fields.setdefault("finished_at", _now())
-        fields = {
-            k: (v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v)
-            for k, v in fields.items()
-        }
+        fields = _sqlite_params(fields)
         sets = ", ".join(f"{k} = ?" for k in fields)
         self._exec(f"UPDATE batch SET {sets} WHERE batch_id = ?", [*fields.values(), batch_id])
 
@@ -201,9 +209,8 @@ class SQLAlchemySession:
         return self.conn.execute(query).first() is not None
 
     def existing(self, ids: pl.Series) -> pl.DataFrame:
-        schema = {"incident_id": pl.Int64, "source": pl.String, "source_record_id": pl.String}
         if ids.is_empty():
-            return pl.DataFrame(schema=schema)
+            return pl.DataFrame(schema=EXISTING_SCHEMA)
         inc = tables.incident
         if self.is_pg:
             self.conn.execute(
@@ -227,7 +234,7 @@ class SQLAlchemySession:
                         inc.c.incident_id.in_(part)
                     )
                 ).all()
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        return pl.DataFrame(rows, schema=EXISTING_SCHEMA, orient="row")
 
     def _copy(self, table: str, frame: pl.DataFrame) -> None:
         raw = self.conn.connection.driver_connection
