@@ -34,8 +34,27 @@ PLACE_TYPES: Final = (
 WEAPONS: Final = ("firearm", "knife", "blunt_object", "other", "none", "unknown")
 SEXES: Final = ("female", "male", "unknown")
 COUNT_UNITS: Final = ("victims", "incidents")
+#: Situational context of a homicide (UNODC typology, simplified). ``gender_related``,
+#: ``intimate_partner`` and ``family`` killings of women are the femicide subset of the UN
+#: Statistical Framework on gender-related killings of women and girls (2022).
+CONTEXTS: Final = (
+    "intimate_partner",
+    "family",
+    "gender_related",
+    "organised_crime",
+    "gang",
+    "robbery",
+    "interpersonal",
+    "socio_political",
+    "other",
+    "unknown",
+)
+
 #: Age bands of the UNODC homicide statistics (SDG 16.1.1 disaggregation).
 AGE_BANDS: Final = ("0-9", "10-14", "15-17", "18-19", "20-24", "25-29", "30-44", "45-59", "60+")
+#: Coarse bands some publishers use for counts and populations (e.g. SESNSP: minors/adults).
+COARSE_AGE_BANDS: Final = ("0-17", "18+")
+
 
 #: One row per incident (event) as recorded by a source agency.
 INCIDENT: Final[dict[str, pl.DataType]] = {
@@ -58,6 +77,7 @@ INCIDENT: Final[dict[str, pl.DataType]] = {
     "location_precision": pl.String(),
     "place_type": pl.String(),
     "weapon": pl.String(),
+    "context": pl.String(),
     "victim_count": pl.Int32(),
     "owner_agency": pl.String(),
     "handling_code": pl.String(),
@@ -84,6 +104,11 @@ COUNT: Final[dict[str, pl.DataType]] = {
     "period_end": pl.Date(),
     "iccs_code": pl.String(),
     "local_category": pl.String(),
+    "sex": pl.String(),
+    "age_band": pl.String(),
+    "weapon": pl.String(),
+    "place_type": pl.String(),
+    "context": pl.String(),
     "unit": pl.String(),
     "count": pl.Int64(),
     "batch_id": pl.Int64(),
@@ -95,6 +120,8 @@ POPULATION: Final[dict[str, pl.DataType]] = {
     "admin1": pl.String(),
     "admin2": pl.String(),
     "year": pl.Int32(),
+    "sex": pl.String(),
+    "age_band": pl.String(),
     "population": pl.Int64(),
     "source": pl.String(),
 }

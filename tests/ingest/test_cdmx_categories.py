@@ -24,7 +24,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ICCS_CODES = SHARED_DATA / "iccs" / "iccs_v1_0_codes.csv"
 CDMX_POINTS = SHARED_DATA / "cdmx-fgj-carpetas" / "cdmx_fgj_puntos_2019_2024.csv.gz"
 
-HEADER = ["term", "iccs_code", "mapping_quality", "weapon", "place_type", "notes"]
+HEADER = ["term", "iccs_code", "mapping_quality", "weapon", "place_type", "context", "notes"]
 QUALITIES = set(schema.MAPPING_QUALITY)
 WEAPONS = set(schema.WEAPONS)
 # A label either names a kind of place or says nothing (empty): "unknown" is never a mapping.
@@ -76,6 +76,9 @@ def test_allowed_values(profile: list[dict[str, str]]) -> None:
         t = r["term"]
         assert r["weapon"] in WEAPONS | {""}, (t, r["weapon"])
         assert r["place_type"] in PLACES | {""}, (t, r["place_type"])
+        assert r["context"] in set(schema.CONTEXTS) | {""}, (t, r["context"])
+        if r["term"].startswith("FEMINICIDIO"):
+            assert r["context"] == "gender_related", t
         if r["iccs_code"]:
             assert re.fullmatch(r"\d{2}|\d{4,6}", r["iccs_code"]), (t, r["iccs_code"])
             assert r["mapping_quality"] in QUALITIES, (t, r["mapping_quality"])

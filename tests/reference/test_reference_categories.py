@@ -31,6 +31,7 @@ def test_table_columns_and_size() -> None:
         "mapping_quality",
         "weapon",
         "place_type",
+        "context",
         "notes",
     ]
     assert t.height >= 150
@@ -128,7 +129,14 @@ def test_deliberately_unmapped_label() -> None:
 def test_same_length_and_order() -> None:
     values = pl.Series("delito", ["Hurto", "Robo", None, "xyz", "Hurto", "Homicidio"] * 50)
     out = cat.map_categories(values, "GT")
-    assert out.columns == ["local_category", "iccs_code", "mapping_quality", "weapon", "place_type"]
+    assert out.columns == [
+        "local_category",
+        "iccs_code",
+        "mapping_quality",
+        "weapon",
+        "place_type",
+        "context",
+    ]
     assert out.height == values.len()
     assert out["local_category"].to_list() == values.to_list()
     assert out["iccs_code"].to_list()[:6] == ["0502", "0401", None, None, "0502", "0101"]

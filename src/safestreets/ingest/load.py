@@ -20,6 +20,8 @@ from safestreets.ingest.profiles import Profile
 from safestreets.ingest.readers import ROW, describe, iter_chunks, open_source
 from safestreets.ingest.report import IngestReport
 from safestreets.ingest.transform import ChunkResult, Context, incident_ids, transform_chunk
+from safestreets.store import rollup
+from safestreets.store.aggregates import merge_rollups, partial_rollups
 from safestreets.store.bulk import EXISTING_SCHEMA, BulkSession, open_session
 
 SAMPLES_PER_REASON = 20
@@ -51,6 +53,20 @@ class _BatchWriter:
         self.unmapped_labels: Counter[str] = Counter()
         self.occurred_min: datetime | None = None
         self.occurred_max: datetime | None = None
+        #: Running per-grain sums of the rows loaded so far (written by :meth:`close`).
+        self.rollups: dict[str, pl.DataFrame] = {}
+
+    def _add_rollups(self, incidents: pl.DataFrame, victims: pl.DataFrame) -> None:
+        for grain, part in partial_rollups(incidents, victims).items():
+            have = self.rollups.get(grain)
+            self.rollups[grain] = (
+                part if have is None else rollup.aggregate(pl.concat([have, part]), grain)
+            )
+
+    def close(self) -> None:
+        """Write the batch's rollups (same transaction as its incidents)."""
+        for table, frame in merge_rollups([self.rollups], self.batch_id).items():
+            self.session.append(table, frame)
 
     def write(self, incidents: pl.DataFrame, victims: pl.DataFrame) -> pl.Series:
         """Write new incidents (and their victims); returns the duplicates' ROW values."""
@@ -82,12 +98,16 @@ class _BatchWriter:
             batch_id=pl.lit(self.batch_id, dtype=pl.Int64)
         )
         # Sorted by key, the primary-key B-tree is written page by page, not at random.
-        self.session.append("incident", schema.conform(out, schema.INCIDENT).sort("incident_id"))
+        rows = schema.conform(out, schema.INCIDENT).sort("incident_id")
+        self.session.append("incident", rows)
+        v = pl.DataFrame(schema=schema.VICTIM)
         if not victims.is_empty():
             v = victims.filter(pl.col("incident_id").is_in(new["incident_id"].implode())).unique(
                 ["incident_id", "victim_no"], keep="first", maintain_order=True
             )
-            self.session.append("victim", schema.conform(v, schema.VICTIM))
+            v = schema.conform(v, schema.VICTIM)
+            self.session.append("victim", v)
+        self._add_rollups(rows, v)
         self.loaded += new.height
         unmapped = new.filter(
             pl.col("iccs_code").is_null() & pl.col("local_category").is_not_null()
@@ -195,6 +215,7 @@ def ingest_file(
                 hint="check the export; nothing was loaded",
             )
         _fill(report, writer, rejections, samples, warnings)
+        writer.close()
         finish(session, report, t0)
     except BaseException:
         session.rollback()
@@ -293,6 +314,7 @@ def load_canonical(
             if progress:
                 progress(report.rows_read)
         _fill(report, writer, Counter(), {}, Counter())
+        writer.close()
         finish(session, report, t0, json.dumps({"synthetic": synthetic, "label": label}))
     except BaseException:
         session.rollback()

@@ -36,6 +36,7 @@ MAPPABLE_FIELDS: tuple[str, ...] = (
     "lat",
     "place_type",
     "weapon",
+    "context",
     "victim_count",
     "victim_sex",
     "victim_age",

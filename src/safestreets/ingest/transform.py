@@ -121,7 +121,7 @@ def _load_override_table(profile: Profile) -> pl.DataFrame | None:
             f"category table {path.name} needs columns {', '.join(sorted(need))}",
             hint="see docs/profiles.md",
         )
-    for col in ("weapon", "place_type"):
+    for col in ("weapon", "place_type", "context"):
         if col not in table.columns:
             table = table.with_columns(pl.lit(None, dtype=pl.String).alias(col))
     bad = [c for c in table["iccs_code"].drop_nulls().unique() if not iccs.is_iccs_code(c)]
@@ -130,7 +130,7 @@ def _load_override_table(profile: Profile) -> pl.DataFrame | None:
             f"category table {path.name} has codes that are not ICCS v1.0: {', '.join(bad[:10])}",
             hint="use codes from `safestreets iccs` / docs/reference-data.md",
         )
-    return table.select("term", "iccs_code", "mapping_quality", "weapon", "place_type")
+    return table.select("term", "iccs_code", "mapping_quality", "weapon", "place_type", "context")
 
 
 def _const(value: Any, n: int, dtype: Any = None) -> pl.Series:
@@ -362,6 +362,7 @@ def _categories(ex: pl.DataFrame, ctx: Context, country: str | None) -> pl.DataF
                 "mapping_quality": _const(None, n, pl.String),
                 "weapon": _const(None, n, pl.String),
                 "place_type": _const(None, n, pl.String),
+                "context": _const(None, n, pl.String),
             }
         )
     if "iccs_code" in ex.columns:  # The source already classifies with ICCS: that wins.
@@ -383,7 +384,7 @@ def _map_with_table(values: pl.Series, table: pl.DataFrame | None) -> pl.DataFra
         return frame.with_columns(
             [
                 pl.lit(None, dtype=pl.String).alias(c)
-                for c in ("iccs_code", "mapping_quality", "weapon", "place_type")
+                for c in ("iccs_code", "mapping_quality", "weapon", "place_type", "context")
             ]
         )
     keyed = table.with_columns(
@@ -680,6 +681,9 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     weapon = cats["weapon"]
     if "weapon" in ex.columns:
         weapon = ex["weapon"].str.to_lowercase().fill_null(weapon)
+    context = cats["context"]
+    if "context" in ex.columns:
+        context = ex["context"].str.to_lowercase().fill_null(context)
 
     handling = ex["handling_code"].str.to_uppercase() if "handling_code" in ex.columns else None
     if handling is not None:
@@ -722,6 +726,7 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
             "location_precision": location_precision,
             "place_type": place,
             "weapon": weapon,
+            "context": context,
             "victim_count": victim_count,
             "owner_agency": owner
             if owner is not None
@@ -733,6 +738,7 @@ def transform_chunk(raw: pl.DataFrame, ctx: Context) -> ChunkResult:
     ).with_columns(
         _controlled(pl.col("place_type"), schema.PLACE_TYPES, "other").alias("place_type"),
         _controlled(pl.col("weapon"), schema.WEAPONS, "other").alias("weapon"),
+        _controlled(pl.col("context"), schema.CONTEXTS, "other").alias("context"),
     )
     canonical = schema.conform(
         canonical.rename({ROW: "_r"}), {"_r": pl.Int64(), **schema.INCIDENT}

@@ -38,8 +38,9 @@ __all__ = [
 MAPPING_QUALITIES: tuple[str, ...] = schema.MAPPING_QUALITY
 WEAPONS: tuple[str, ...] = schema.WEAPONS
 PLACE_TYPES: tuple[str, ...] = schema.PLACE_TYPES
-_OUT_COLS = ("iccs_code", "mapping_quality", "weapon", "place_type")
-_Entry = tuple[str | None, str | None, str | None, str | None]
+CONTEXTS: tuple[str, ...] = schema.CONTEXTS
+_OUT_COLS = ("iccs_code", "mapping_quality", "weapon", "place_type", "context")
+_Entry = tuple[str | None, str | None, str | None, str | None, str | None]
 
 
 def normalise_category(s: str) -> str:
@@ -61,7 +62,8 @@ def category_table() -> pl.DataFrame:
     Returns:
         Columns ``term`` (as written), ``term_norm`` (:func:`normalise_category` of ``term``),
         ``country`` (ISO2 or ``*``), ``iccs_code`` (null for deliberately unmapped labels),
-        ``mapping_quality``, ``weapon``, ``place_type``, ``notes``; empty values are null.
+        ``mapping_quality``, ``weapon``, ``place_type``, ``context`` (homicide context, e.g.
+        ``gender_related`` for femicide), ``notes``; empty values are null.
     """
     return read_csv("categories_es.csv", {})
 
@@ -89,7 +91,7 @@ def _singular_key(norm: str) -> str:
 
 def _entries(df: pl.DataFrame) -> dict[str, _Entry]:
     cols = ["term_norm", *_OUT_COLS]
-    return {r[0]: (r[1], r[2], r[3], r[4]) for r in df.select(cols).iter_rows()}
+    return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in df.select(cols).iter_rows()}
 
 
 class _Lookup:
@@ -141,7 +143,7 @@ def _override_layer(overrides: pl.DataFrame) -> dict[str, _Entry]:
     if "term" not in overrides.columns or "iccs_code" not in overrides.columns:
         raise InputError(
             "category overrides need at least the columns 'term' and 'iccs_code'",
-            hint="optional columns: mapping_quality, weapon, place_type",
+            hint="optional columns: mapping_quality, weapon, place_type, context",
         )
     df = overrides.select(
         pl.col("term").cast(pl.String),
@@ -154,6 +156,7 @@ def _override_layer(overrides: pl.DataFrame) -> dict[str, _Entry]:
         ("mapping_quality", MAPPING_QUALITIES),
         ("weapon", WEAPONS),
         ("place_type", PLACE_TYPES),
+        ("context", CONTEXTS),
     ):
         bad = sorted(set(df[col].drop_nulls().to_list()) - set(allowed))
         if bad:
@@ -170,8 +173,8 @@ def _override_layer(overrides: pl.DataFrame) -> dict[str, _Entry]:
             hint="ICCS codes are strings with leading zeros, e.g. '0101'",
         )
     out: dict[str, _Entry] = {}
-    for term, code, quality, weapon, place in df.iter_rows():
-        out[normalise_name(term)] = (code, quality, weapon, place)
+    for term, code, quality, weapon, place, context in df.iter_rows():
+        out[normalise_name(term)] = (code, quality, weapon, place, context)
     return out
 
 
@@ -192,12 +195,13 @@ def map_categories(
         country: ISO2 code of the source country (enables its specific rows, e.g. ``"CR"``);
             ``None`` uses the region-wide rows only.
         overrides: Optional source-specific table with columns ``term`` and ``iccs_code``
-            and optionally ``mapping_quality``, ``weapon``, ``place_type``; a null
+            and optionally ``mapping_quality``, ``weapon``, ``place_type``, ``context``; a null
             ``iccs_code`` marks a label as deliberately unmapped.
 
     Returns:
         A DataFrame with one row per input value (same order) and columns ``local_category``
-        (the input, verbatim), ``iccs_code``, ``mapping_quality``, ``weapon``, ``place_type``
+        (the input, verbatim), ``iccs_code``, ``mapping_quality``, ``weapon``, ``place_type``,
+        ``context``
         (all null for unknown labels and null inputs).
 
     Raises:

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from safestreets import schema
+from safestreets.store import rollup
 
 #: 64-bit keys; on SQLite an INTEGER PRIMARY KEY is the rowid itself (no extra index).
 BigKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -150,6 +151,8 @@ Index(
     stat_count.c.local_category,
     stat_count.c.unit,
 )
+# The dimensions added in revision 0002 (sex, age band, weapon, place, context) are part of a
+# count's identity too; the index above stays a prefix that narrows the duplicate check.
 
 population = Table(
     "population",
@@ -169,3 +172,23 @@ Index(
     population.c.admin2,
     population.c.year,
 )
+
+_ROLLUP_TYPES: dict[str, Any] = {
+    "country": String(2),
+    "handling_code": String(12),
+    "year": Integer(),
+    "month": Integer(),
+}
+
+
+def _rollup_table(grain: str) -> Table:
+    cols: list[Column[Any]] = [Column("batch_id", BigInteger, nullable=False)]
+    for name in rollup.grain_columns(grain):
+        cols.append(Column(name, _ROLLUP_TYPES.get(name, Text())))
+    cols += [Column(m, BigInteger, nullable=False) for m in rollup.MEASURES]
+    return Table(rollup.table_name(grain), metadata, *cols)
+
+
+#: Incidents and victims summed per batch over each grain of :mod:`safestreets.store.rollup`;
+#: written in the ingest transaction. No primary key: rows are only appended and summed.
+rollups: dict[str, Table] = {g: _rollup_table(g) for g in rollup.GRAINS}
