@@ -34,9 +34,11 @@ PLACE_TYPES: Final = (
 WEAPONS: Final = ("firearm", "knife", "blunt_object", "other", "none", "unknown")
 SEXES: Final = ("female", "male", "unknown")
 COUNT_UNITS: Final = ("victims", "incidents")
-#: Situational context of a homicide (UNODC typology, simplified). ``gender_related``,
-#: ``intimate_partner`` and ``family`` killings of women are the femicide subset of the UN
-#: Statistical Framework on gender-related killings of women and girls (2022).
+#: Situational context of an offence or the victim-offender relationship (UNODC homicide
+#: typology, simplified; ICCS treats both as tags). ``gender_related``, ``intimate_partner``
+#: and ``family`` killings of women are the femicide subset of the UN Statistical Framework on
+#: gender-related killings of women and girls (2022); ``intimate_partner`` and ``family``
+#: offences are domestic violence.
 CONTEXTS: Final = (
     "intimate_partner",
     "family",

@@ -8,9 +8,9 @@ return small frames.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 from sqlalchemy import (
@@ -29,44 +29,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from safestreets import schema
+from safestreets import records, schema
+from safestreets.query import DIMENSIONS, AggregateQuery, CountQuery
 from safestreets.store import rollup, tables
 
-Resolution = Literal["year", "month", "day"]
 #: Dimensions a filter on incidents can be pushed to SQL for (victim sex/age cannot).
-_INCIDENT_DIMS = tuple(d for d in rollup.DIMENSIONS if d not in ("sex", "age_band"))
-
-
-@dataclass(frozen=True)
-class AggregateQuery:
-    """What the engine needs from incident records.
-
-    Attributes:
-        dims: Dimensions to group by (names from :data:`rollup.DIMENSIONS`).
-        resolution: ``year``, ``month`` or ``day`` (day reads raw rows: ISO weeks, ranges).
-        iccs: ICCS codes; a record matches a code or any finer code under it.
-        equals: Other filters, dimension -> allowed values (``None`` in the values matches
-            null).
-        year_from: First year (inclusive), optional.
-        year_to: Last year (inclusive), optional.
-        date_from: First local date (inclusive), with ``resolution="day"``.
-        date_to: Last local date (inclusive), with ``resolution="day"``.
-    """
-
-    dims: tuple[str, ...] = ()
-    resolution: Resolution = "year"
-    iccs: tuple[str, ...] | None = None
-    equals: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
-    year_from: int | None = None
-    year_to: int | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-
-    def needed(self) -> tuple[str, ...]:
-        extra = [d for d in self.equals if d not in self.dims]
-        if self.iccs is not None and "iccs_code" not in self.dims:
-            extra.append("iccs_code")
-        return (*self.dims, *extra)
+_INCIDENT_DIMS = tuple(d for d in DIMENSIONS if d not in ("sex", "age_band"))
 
 
 @dataclass(frozen=True)
@@ -85,7 +53,7 @@ def partial_rollups(incidents: pl.DataFrame, victims: pl.DataFrame) -> dict[str,
     """Rollups of one chunk of new incidents, per grain (to be summed over the batch)."""
     if incidents.is_empty():
         return {}
-    rows = rollup.victim_rows(incidents, victims)
+    rows = records.victim_rows(incidents, victims)
     return {g: rollup.aggregate(rows, g) for g in rollup.GRAINS}
 
 
@@ -276,37 +244,8 @@ def _read_raw(engine: Engine | Connection, q: AggregateQuery) -> pl.DataFrame:
             vic = _frame(conn, vic_q, schema.VICTIM)
     for col in ("lon", "lat", "locality"):
         inc = inc.with_columns(pl.lit(None, dtype=schema.INCIDENT[col]).alias(col))
-    rows = rollup.victim_rows(inc, vic)
-    for dim in ("sex", "age_band"):
-        if dim in q.equals:
-            rows = rows.filter(_pl_in(pl.col(dim), q.equals[dim]))
-    if lo is not None:
-        rows = rows.filter(pl.col("year") >= lo.year)
-        if q.date_from is not None:
-            rows = rows.filter(pl.col("local_date") >= q.date_from)
-    if hi is not None:
-        rows = rows.filter(pl.col("year") <= hi.year)
-        if q.date_to is not None:
-            rows = rows.filter(pl.col("local_date") <= q.date_to)
-    time_cols = {
-        "year": ["year"],
-        "month": ["year", "month"],
-        "day": ["year", "month", "local_date"],
-    }
-    keys = [*q.dims, *time_cols[q.resolution]]
-    if q.resolution == "day":
-        rows = rows.filter(pl.col("local_date").is_not_null())
-    elif q.resolution == "month":
-        rows = rows.filter(pl.col("month").is_not_null())
-    return rows.group_by(keys).agg(pl.col("incidents").sum(), pl.col("victims").sum())
-
-
-def _pl_in(col: pl.Expr, values: Sequence[str | None]) -> pl.Expr:
-    present = [v for v in values if v is not None]
-    expr = col.is_in(present)
-    if len(present) < len(values):
-        expr = expr | col.is_null()
-    return expr
+    rows = records.victim_rows(inc, vic)
+    return records.aggregate_rows(rows, q)
 
 
 _COUNT_DIMS = (
@@ -381,3 +320,29 @@ def count_sources(engine: Engine | Connection) -> pl.DataFrame:
     ).group_by(cnt.c.source, cnt.c.country)
     spec = {"source": pl.String(), "country": pl.String(), "n": pl.Int64(), "basis": pl.String()}
     return pl.concat([_run(engine, rec, spec), _run(engine, cts, spec)])
+
+
+class StoreData:
+    """The store as the indicator engine's data provider (see ``stats.indicators``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def aggregates(self, query: AggregateQuery) -> tuple[pl.DataFrame, str]:
+        """Summed incidents and victims, and the rollup grain read (or ``raw``)."""
+        agg = read_aggregates(self.engine, query)
+        return agg.frame, agg.read_from
+
+    def counts(self, query: CountQuery) -> pl.DataFrame:
+        """Published counts matching the query's filters."""
+        return read_counts(
+            self.engine,
+            iccs=query.iccs,
+            equals=query.equals,
+            year_from=query.year_from,
+            year_to=query.year_to,
+        )
+
+    def populations(self, countries: Sequence[str] | None) -> pl.DataFrame:
+        """User-loaded populations."""
+        return read_population(self.engine, countries)

@@ -1,0 +1,71 @@
+"""What analytics ask the store for: one description shared by ``stats`` and ``store``.
+
+``stats`` never imports ``store``; both import this module (like :mod:`safestreets.schema`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Final, Literal
+
+Resolution = Literal["year", "month", "day"]
+
+#: Every dimension a query may group or filter incident records by.
+DIMENSIONS: Final = (
+    "source",
+    "owner_agency",
+    "handling_code",
+    "country",
+    "admin1",
+    "admin2",
+    "iccs_code",
+    "sex",
+    "age_band",
+    "weapon",
+    "place_type",
+    "context",
+)
+
+
+@dataclass(frozen=True)
+class AggregateQuery:
+    """Incidents and victims to be summed from the records.
+
+    Attributes:
+        dims: Dimensions to group by (names from :data:`DIMENSIONS`).
+        resolution: ``year``, ``month`` or ``day`` (``day`` is needed for ISO weeks and date
+            ranges that do not follow month boundaries).
+        iccs: ICCS codes; a record matches a code or any finer code under it.
+        equals: Other filters, dimension -> allowed values (``None`` matches null).
+        year_from: First year (inclusive), optional.
+        year_to: Last year (inclusive), optional.
+        date_from: First local date (inclusive), with ``resolution="day"``.
+        date_to: Last local date (inclusive), with ``resolution="day"``.
+    """
+
+    dims: tuple[str, ...] = ()
+    resolution: Resolution = "year"
+    iccs: tuple[str, ...] | None = None
+    equals: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
+    year_from: int | None = None
+    year_to: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def needed(self) -> tuple[str, ...]:
+        """Every dimension the query groups or filters by."""
+        extra = [d for d in self.equals if d not in self.dims]
+        if self.iccs is not None and "iccs_code" not in self.dims:
+            extra.append("iccs_code")
+        return (*self.dims, *extra)
+
+
+@dataclass(frozen=True)
+class CountQuery:
+    """Published counts to be read (filters only; the engine groups them)."""
+
+    iccs: tuple[str, ...] | None = None
+    equals: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
+    year_from: int | None = None
+    year_to: int | None = None
