@@ -488,6 +488,7 @@ class Label:
     mapping_quality: str
     weapon: str | None = None
     place_type: str | None = None
+    context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -518,11 +519,18 @@ def _table_index() -> dict[str, dict[str, Label | None]]:
     """
     out: dict[str, dict[str, Label | None]] = {}
     rows = _category_table().select(
-        "term", "term_norm", "country", "iccs_code", "mapping_quality", "weapon", "place_type"
+        "term",
+        "term_norm",
+        "country",
+        "iccs_code",
+        "mapping_quality",
+        "weapon",
+        "place_type",
+        "context",
     )
-    for term, norm, country, code, quality, weapon, place in rows.iter_rows():
+    for term, norm, country, code, quality, weapon, place, context in rows.iter_rows():
         usable = bool(code) and quality in _QUALITIES
-        label = Label(term, code, quality, weapon, place) if usable else None
+        label = Label(term, code, quality, weapon, place, context) if usable else None
         out.setdefault(country, {})[norm] = label
     return out
 

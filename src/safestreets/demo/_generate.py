@@ -119,6 +119,7 @@ class _Context:
     label_text: pl.Series
     label_iccs: pl.Series
     label_quality: pl.Series
+    label_context: pl.Series
     place_name: pl.Series
     place_admin1: pl.Series
     place_admin2: pl.Series
@@ -192,6 +193,7 @@ def _context(iso2: str, seed: int) -> _Context:
         label_text=pl.Series([lb.text for lb in labels], dtype=pl.String),
         label_iccs=pl.Series([lb.iccs_code for lb in labels], dtype=pl.String),
         label_quality=pl.Series([lb.mapping_quality for lb in labels], dtype=pl.String),
+        label_context=pl.Series([lb.context for lb in labels], dtype=pl.String),
         place_name=pl.Series(list(P.name), dtype=pl.String),
         place_admin1=pl.Series(list(P.admin1), dtype=pl.String),
         place_admin2=pl.Series(list(P.admin2), dtype=pl.String),
@@ -375,6 +377,7 @@ def _block(
                 np.where(weapon_o < 0, len(schema.WEAPONS), weapon_o),
                 "weapon",
             ),
+            _gather(ctx.label_context, o(label), "context"),
             pl.Series("victim_count", o(vcount), dtype=pl.Int32),
             owner,
             _gather(pl.Series(cat.HANDLING), o(handling), "handling_code"),
