@@ -41,7 +41,10 @@ def list_indicators(catalogue: CatalogueOpt = None, lang: LangOpt = "es") -> Non
     lang = _lang(lang)
     cat = load_catalogue(catalogue)
     t = Table(title="Indicadores" if lang == "es" else "Indicators")
-    for col in ("id", "name", "unit", "denominator", "sensitive"):
+    # The id is what users type: never wrapped or cut, whatever the terminal width.
+    t.add_column("id", no_wrap=True, min_width=max(len(i.id) for i in cat.indicators))
+    t.add_column("name", overflow="fold")
+    for col in ("unit", "denominator", "sensitive"):
         t.add_column(col)
     for ind in cat.indicators:
         den = ind.denominator
@@ -172,6 +175,11 @@ def compute_cmd(
         allow_missing_population=allow_missing_population,
         lang=lang,
     )
+    if public:
+        from safestreets.stats.publish import check_public
+
+        # Before computing: a refused public table should not first ask for populations.
+        check_public(cat.get(indicator), request, k=k)
     engine = ready_engine(database)
     result = compute(indicator, request, StoreData(engine), catalogue=cat)
     frame = result.frame
@@ -206,7 +214,8 @@ def compute_cmd(
         _print_table(frame, meta, totals)
         return
     if out is None:
-        typer.echo(export.to_bytes(frame, fmt, meta).decode("utf-8-sig"))
+        text = export.to_bytes(frame, fmt, meta).decode("utf-8-sig")
+        typer.echo(text, nl=not text.endswith("\n"))  # no blank last line after a CSV
         return
     export.write(frame, fmt, out, meta)
     if totals is not None and fmt == "csv":

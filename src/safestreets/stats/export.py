@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -18,10 +20,10 @@ _BOM = "\ufeff"
 
 
 def plain(v: Any) -> Any:
-    """A value as JSON can hold it (dates as ISO text, NaN as null)."""
+    """A value as JSON can hold it (dates as ISO text, NaN and infinities as null)."""
     if isinstance(v, (date, datetime)):
         return v.isoformat()
-    if isinstance(v, float) and v != v:  # NaN
+    if isinstance(v, float) and not math.isfinite(v):  # JSON has no NaN or Infinity
         return None
     return v
 
@@ -100,4 +102,7 @@ def write(frame: pl.DataFrame, fmt: str, path: Path, meta: Mapping[str, Any]) ->
         tmp.write_bytes(data)
         tmp.replace(path)
     except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}", hint="check the folder") from None
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # never leave a half-written file behind
+        why = exc.strerror or str(exc)
+        raise InputError(f"cannot write {path}: {why}", hint="check the folder") from None

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from safestreets.errors import InputError
-from safestreets.stats.catalogue import AREAS, PERIODS
+from safestreets.stats.catalogue import AREAS, MINOR_AGE_BANDS, PERIODS, Indicator
 from safestreets.stats.disclosure import protect
-from safestreets.stats.indicators import Result
+from safestreets.stats.indicators import Request, Result
 
 DEFAULT_K = 5
 
@@ -39,9 +39,36 @@ class PublicTable:
 
 
 def is_sensitive(result: Result) -> bool:
-    """Sensitive indicators, and any breakdown by victims' age, follow the stricter rules."""
-    by = result.request.by
-    return result.indicator.sensitive or "age_band" in by or "age_group" in by
+    """Sensitive indicators, any breakdown by victims' age and anything about victims under 18
+    follow the stricter rules."""
+    return _sensitive(result.indicator, result.request)
+
+
+def _sensitive(indicator: Indicator, request: Request) -> bool:
+    # Sensitive by definition, broken down by victims' age, or about victims under 18 (an
+    # indicator counting only minors, or a --where age_band= filter that picks minors).
+    by = request.by
+    own = indicator.numerator.age_band
+    minors_only = own is not None and len(own) > 0 and set(own) <= set(MINOR_AGE_BANDS)
+    picked = set(request.where.get("age_band", ())) & set(MINOR_AGE_BANDS)
+    return (
+        indicator.sensitive or "age_band" in by or "age_group" in by or minors_only or bool(picked)
+    )
+
+
+def check_public(indicator: Indicator, request: Request, *, k: int = DEFAULT_K) -> None:
+    """Refuse, before computing anything, a public table the rules do not allow.
+
+    Raises:
+        InputError: k < 2, or a sensitive indicator asked below department level.
+    """
+    if k < 2:
+        raise InputError(f"k must be at least 2 for a public table, got {k}", hint="default 5")
+    if _sensitive(indicator, request) and "admin2" in request.by:
+        raise InputError(
+            f"{indicator.id} is sensitive: public tables go no finer than the department",
+            hint="use --by admin1 (or country) with --public",
+        )
 
 
 def statement(k: int, lang: str) -> str:
@@ -63,28 +90,28 @@ def make_public(result: Result, *, k: int = DEFAULT_K) -> PublicTable:
     Raises:
         InputError: A sensitive indicator asked below department level, or k < 2.
     """
-    if k < 2:
-        raise InputError(f"k must be at least 2 for a public table, got {k}", hint="default 5")
+    check_public(result.indicator, result.request, k=k)
     by = result.request.by
     lang = result.request.lang
-    if is_sensitive(result) and "admin2" in by:
-        raise InputError(
-            f"{result.indicator.id} is sensitive: public tables go no finer than the department",
-            hint="use --by admin1 (or country) with --public",
-        )
     frame = result.frame
-    area = next((a for a in reversed(AREAS) if a in by), None)
-    dims = [
-        *([area] if area else ["area"]),
-        "period",
-        *[b for b in by if b not in AREAS and b not in PERIODS],
-    ]
-    # Each cell is unique on dims; with no area asked, "area" (the countries) plays that role.
+    # The area of a cell is all its area columns (an unknown municipality of one department is
+    # not the unknown municipality of another); with no area asked, "area" (the countries).
+    area_cols = [a for a in AREAS if a in frame.columns] or ["area"]
+    others = [b for b in by if b not in AREAS and b not in PERIODS]
+    dims = ["_area", "period", *others]
     cells = frame.with_columns(
-        [pl.col(d).cast(pl.String).fill_null("∅").alias(f"_d_{d}") for d in dims]
+        pl.concat_str(
+            [pl.col(a).cast(pl.String).fill_null("∅") for a in area_cols], separator="|"
+        ).alias("_d__area"),
+        *[pl.col(d).cast(pl.String).fill_null("∅").alias(f"_d_{d}") for d in dims[1:]],
     )
     keys = [f"_d_{d}" for d in dims]
-    protected = protect(cells, dims=keys, value="count", k=k)
+    # A dimension with a single value (one year, one country) is no axis: its "totals" would be
+    # the cells themselves, pinning every small count down so that the whole table (and its
+    # totals) would have to be withheld. Protect on the dimensions that vary.
+    varying = [c for c in keys if cells[c].n_unique() > 1] or keys[:1]
+    constant = {c: cells[c][0] if cells.height else None for c in keys if c not in varying}
+    protected = protect(cells, dims=varying, value="count", k=k)
     out = protected.cells
     hidden = pl.col("count").is_null()
     value_cols = [c for c in ("rate_per_100k", "rate", "share_pct", "value") if c in out.columns]
@@ -98,9 +125,15 @@ def make_public(result: Result, *, k: int = DEFAULT_K) -> PublicTable:
         )
     text = statement(k, lang)
     out = out.drop(keys).with_columns(disclosure_control=pl.lit(f"k={k}"))
-    totals = protected.totals.rename({f"_d_{d}": d for d in dims}).with_columns(
-        [pl.col(d).replace("∅", None) for d in dims]
+    # Totals name their area by its own columns (null where summed over, or unknown).
+    areas = cells.select("_d__area", *area_cols).unique("_d__area")
+    totals = protected.totals.with_columns(
+        [pl.lit(v, dtype=pl.String).alias(c) for c, v in constant.items()]
+    ).join(areas, on="_d__area", how="left", maintain_order="left")
+    totals = totals.rename({f"_d_{d}": d for d in dims[1:]}).with_columns(
+        [pl.col(d).replace("∅", None) for d in dims[1:]]
     )
+    totals = totals.select(*area_cols, *dims[1:], pl.exclude(*area_cols, *dims[1:], "_d__area"))
     return PublicTable(
         cells=out,
         totals=totals,
