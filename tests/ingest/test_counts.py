@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from safestreets.errors import InputError
-from safestreets.ingest.counts import load_counts, load_population, parse_periods
+from safestreets.ingest.counts import load_counts, load_population, parse_periods, sex_codes
 from safestreets.store import tables
 
 COUNTS = """source,country,admin1,admin2,period,iccs_code,local_category,unit,count
@@ -101,3 +101,110 @@ def test_population_load_replaces(store: Engine, tmp_path: Path) -> None:
         rows = conn.execute(select(tables.population)).all()
     values = sorted((r.admin1 or "", r.population) for r in rows)
     assert values == [("", 18_000_000), ("GT-01", 3_600_000)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Optional breakdowns: sex, age band, weapon, place type, context
+# ---------------------------------------------------------------------------------------------
+
+DIMENSIONS = """source,country,period,iccs_code,unit,count,sex,age_band,weapon,place_type,context
+PNC,SV,2023,0101,victims,100,,,,,
+PNC,SV,2023,0101,victims,80,Hombre,,,,
+PNC,SV,2023,0101,victims,20,Mujer,,,,
+PNC,SV,2023,0101,victims,15,F,18+,Arma de fuego,,
+PNC,SV,2023,0101,victims,14,female,18 +,firearm,Street,gender related
+PNC,SV,2023,0101,victims,1,female,0-17,knife,residence,intimate_partner
+PNC,SV,2023,0101,victims,3,Masculino,20-24,Blunt object,public-transport,gang
+PNC,SV,2023,0101,victims,5,x,,,,
+PNC,SV,2023,0101,victims,5,,17-18,,,
+PNC,SV,2023,0101,victims,5,,,bazooka,,
+PNC,SV,2023,0101,victims,5,,,,moon,
+PNC,SV,2023,0101,victims,5,,,,,revenge
+PNC,SV,2023,0101,victims,99,Hombre,,,,
+"""
+
+
+def test_counts_optional_dimensions(store: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "dims.csv"
+    path.write_text(DIMENSIONS, encoding="utf-8")
+    report = load_counts(path, store)
+    assert report.rejections == {
+        "invalid_weapon": 2,  # "bazooka", and "Arma de fuego": Spanish words are not translated
+        "invalid_sex": 1,
+        "invalid_age_band": 1,
+        "invalid_place_type": 1,
+        "invalid_context": 1,
+    }
+    assert report.rejection_samples["invalid_sex"] == [9]
+    # The breakdowns are part of the key: only the second "Hombre" row is a duplicate.
+    assert (report.rows_loaded, report.rows_duplicate_in_file) == (6, 1)
+    assert report.rows_read == report.rows_loaded + report.rows_rejected + report.rows_duplicate
+    with store.connect() as conn:
+        rows = conn.execute(select(tables.stat_count)).all()
+    got = {(r.sex, r.age_band, r.weapon, r.place_type, r.context): r.count for r in rows}
+    assert got == {
+        (None, None, None, None, None): 100,
+        ("male", None, None, None, None): 80,
+        ("female", None, None, None, None): 20,
+        ("female", "18+", "firearm", "street", "gender_related"): 14,
+        ("female", "0-17", "knife", "residence", "intimate_partner"): 1,
+        ("male", "20-24", "blunt_object", "public_transport", "gang"): 3,
+    }
+    again = load_counts(path, store)
+    assert (again.rows_loaded, again.rows_duplicate_in_store) == (0, 6)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["H", "M"], ["male", "female"]),  # hombre / mujer
+        (["F", "M"], ["female", "male"]),  # femenino / masculino
+        (["M", "Mujer"], [None, "female"]),  # a bare M with neither H nor F: ambiguous
+    ],
+)
+def test_sex_m_is_read_from_the_file(values: list[str], expected: list[str | None]) -> None:
+    codes, invalid, ambiguous = sex_codes(pl.Series(values))
+    assert codes.to_list() == expected
+    assert not invalid.any()
+    assert ambiguous.to_list() == [e is None for e in expected]
+
+
+def test_counts_ambiguous_m_is_rejected(sqlite_engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "source,country,period,iccs_code,unit,count,sex\n"
+        "PNC,SV,2023,0101,victims,5,M\nPNC,SV,2023,0101,victims,6,Mujer\n",
+        encoding="utf-8",
+    )
+    report = load_counts(path, sqlite_engine)
+    assert report.rejections == {"ambiguous_sex": 1} and report.rows_loaded == 1
+
+
+def test_population_by_sex_and_age_replaces_its_own_key(store: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "pop.csv"
+    path.write_text(
+        "country,admin1,year,sex,age_band,population\n"
+        "SV,,2023,,,6300000\n"
+        "SV,,2023,Mujer,,3300000\n"
+        "SV,,2023,H,,3000000\n"
+        "SV,,2023,female,0-17,900000\n"
+        "SV,,2023,unknown,,5\n"
+        "SV,,2023,,old,5\n",
+        encoding="utf-8",
+    )
+    report = load_population(path, store, source="DIGESTYC")
+    assert (report.rows_loaded, report.rows_rejected) == (4, 2)
+    assert report.rejections == {"invalid_sex": 1, "invalid_age_band": 1}
+    # A new figure for women replaces the stored one for women only.
+    path.write_text("country,year,sex,population\nSV,2023,F,3310000\n", encoding="utf-8")
+    again = load_population(path, store, source="DIGESTYC")
+    assert again.rows_loaded == 1
+    with store.connect() as conn:
+        rows = conn.execute(select(tables.population)).all()
+    got = sorted(((r.sex or ""), (r.age_band or ""), r.population) for r in rows)
+    assert got == [
+        ("", "", 6_300_000),
+        ("female", "", 3_310_000),
+        ("female", "0-17", 900_000),
+        ("male", "", 3_000_000),
+    ]

@@ -1,5 +1,7 @@
 """Readers: any supported file becomes a stream of all-string Polars chunks.
 
+A ``.gz`` or ``.bz2`` suffix is looked through (bzip2 text is decompressed to a temporary file).
+
 Every chunk carries ``__row``, the record's position in the file as a person would find it:
 for CSV and XLSX the spreadsheet row (the header is row 1, the first record row 2); for JSON,
 NDJSON and Parquet the record number counting from 1.
@@ -7,6 +9,7 @@ NDJSON and Parquet the record number counting from 1.
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import contextlib
 import csv
@@ -14,10 +17,11 @@ import gzip
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -28,6 +32,13 @@ ROW = "__row"
 SAMPLE_BYTES = 1 << 20
 _DELIMITERS = ",;\t|"
 _GLOB_CHARS = set("*?[]")
+_GZIP = (".gz", ".gzip")
+
+
+def _opener(path: Path) -> Callable[..., Any]:
+    """``open``, or the decompressing ``open`` of a ``.gz``/``.bz2`` file."""
+    suffix = path.suffix.lower()
+    return gzip.open if suffix in _GZIP else bz2.open if suffix == ".bz2" else open
 
 
 @dataclass
@@ -48,11 +59,11 @@ class Source:
 
 
 def detect_format(path: Path, declared: str | None = None) -> str:
-    """The file format from the profile, else from the extension (``.gz`` is looked through)."""
+    """The file format from the profile, else from the extension (``.gz``/``.bz2`` seen through)."""
     if declared:
         return declared
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".gzip"):
+    if suffixes and suffixes[-1] in (*_GZIP, ".bz2"):
         suffixes = suffixes[:-1]
     ext = suffixes[-1] if suffixes else ""
     formats = {
@@ -83,10 +94,7 @@ def detect_format(path: Path, declared: str | None = None) -> str:
 
 def _head_bytes(path: Path, n: int = SAMPLE_BYTES) -> bytes:
     try:
-        if path.suffix.lower() in (".gz", ".gzip"):
-            with gzip.open(path, "rb") as fh:
-                return fh.read(n)
-        with path.open("rb") as fh:
+        with _opener(path)(path, "rb") as fh:
             return fh.read(n)
     except (OSError, EOFError) as exc:
         raise InputError(
@@ -138,14 +146,20 @@ def sniff_delimiter(text: str) -> str:
 
 
 def _transcode(path: Path, encoding: str) -> Path:
-    """Stream a non-UTF-8 text file into a temporary UTF-8 file (bounded memory)."""
-    opener = gzip.open if path.suffix.lower() in (".gz", ".gzip") else open
+    """Stream a non-UTF-8 (or bzip2) text file into a temporary UTF-8 file (bounded memory)."""
     # delete=False: the file outlives this function (Source.close removes it).
     tmp = tempfile.NamedTemporaryFile(prefix="safestreets-", suffix=".csv", delete=False)  # noqa: SIM115
-    with opener(path, "rb") as raw, tmp:
-        reader = codecs.getreader(encoding)(raw, "replace")
-        while chunk := reader.read(SAMPLE_BYTES):
-            tmp.write(chunk.encode("utf-8"))
+    try:
+        with _opener(path)(path, "rb") as raw, tmp:
+            reader = codecs.getreader(encoding)(raw, "replace")
+            while chunk := reader.read(SAMPLE_BYTES):
+                tmp.write(chunk.encode("utf-8"))
+    except (OSError, EOFError) as exc:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise InputError(
+            f"{path.name}: the file is truncated or corrupt ({exc})",
+            hint="download or export the file again",
+        ) from None
     return Path(tmp.name)
 
 
@@ -190,6 +204,8 @@ def _open_csv(path: Path, profile: Profile) -> Source:
     if encoding.replace("-sig", "").replace("_", "-").lower() not in ("utf-8", "utf8"):
         source._tmp = _transcode(path, encoding)
         source.notes.append(f"read as {encoding} and converted to UTF-8")
+    elif path.suffix.lower() == ".bz2":  # the CSV scanner reads gzip but not bzip2
+        source._tmp = _transcode(path, encoding)
     header = next(csv.reader([lines[0]], delimiter=delimiter, quotechar=profile.csv.quote))
     header = [h.strip() for h in header]
     if len(set(header)) != len(header):
@@ -409,8 +425,7 @@ def _json_chunks(source: Source, chunk_size: int) -> Iterator[pl.DataFrame]:
                     )
                     offset += len(out)
             return
-        opener = gzip.open if path.suffix.lower() in (".gz", ".gzip") else open
-        with opener(path, "rt", encoding="utf-8-sig") as fh:
+        with _opener(path)(path, "rt", encoding="utf-8-sig") as fh:
             data = json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError, pl.exceptions.PolarsError) as exc:
         raise InputError(
