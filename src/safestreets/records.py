@@ -9,6 +9,17 @@ from typing import Final
 import polars as pl
 
 from safestreets.query import DIMENSIONS, AggregateQuery
+from safestreets.reference import geo
+
+# Written where the name is not known: unidentified bodies, blank forms.
+_UNKNOWN_NAMES = frozenset(
+    {
+        "nn", "n n", "xx", "x", "n", "sn", "s n", "sin nombre", "desconocido", "desconocida",
+        "no identificado", "no identificada", "sin identificar", "ignorado", "ignorada",
+        "no consta", "nd", "n d", "sd", "s d", "cadaver", "cadaver no identificado",
+        "persona desconocida", "unknown", "unidentified", "na", "n a", "none", "null",
+    }
+)  # fmt: skip
 
 VICTIM_ROW_SCHEMA: Final[dict[str, pl.DataType]] = {
     **{d: pl.String() for d in DIMENSIONS},
@@ -149,3 +160,8 @@ def aggregate_rows(rows: pl.DataFrame, q: AggregateQuery) -> pl.DataFrame:
         rows = rows.filter(pl.col("month").is_not_null())
     keys = [*q.dims, *time_cols[q.resolution]]
     return rows.group_by(keys).agg(pl.col("incidents").sum(), pl.col("victims").sum())
+
+
+def unknown_name(text: str | None) -> bool:
+    """True for blanks and the placeholders written for unknown names ("NN", "Desconocido")."""
+    return text is None or geo.normalise_name(text) in _UNKNOWN_NAMES or not text.strip()

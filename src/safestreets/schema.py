@@ -129,6 +129,35 @@ POPULATION: Final[dict[str, pl.DataType]] = {
 }
 
 
+#: The canonical victim-list frame: one row per victim as one source lists them.
+VICTIM_LIST: Final[dict[str, pl.DataType]] = {
+    "source": pl.String(),  # institution label ("police", "forensic", ...)
+    "record_id": pl.String(),  # the source's own id (generated from the row when absent)
+    "date_of_death": pl.Date(),
+    "country": pl.String(),  # ISO 3166-1 alpha-2
+    "admin1": pl.String(),  # ISO 3166-2 code when resolvable, else null
+    "admin2": pl.String(),  # national (or GeoNames) code when resolvable, else null
+    "place": pl.String(),  # the place as written ("municipio, departamento")
+    "sex": pl.String(),  # female / male / unknown
+    "age": pl.Int32(),  # completed years; null when unknown
+    "given_names": pl.String(),
+    "surnames": pl.String(),
+    "case_number": pl.String(),  # forensic case (autopsy) number
+    "lon": pl.Float64(),
+    "lat": pl.Float64(),
+}
+
+#: Victim-list rows set aside, with why: ``row`` is the spreadsheet row (header = 1), ``raw`` JSON.
+VICTIM_LIST_REJECTED: Final[dict[str, pl.DataType]] = {
+    "source": pl.String(),
+    "file": pl.String(),
+    "row": pl.Int64(),
+    "record_id": pl.String(),
+    "reason": pl.String(),
+    "raw": pl.String(),
+}
+
+
 def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """An empty frame with the given canonical schema."""
     return pl.DataFrame(schema=schema)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from safestreets.errors import InputError
-from safestreets.stats.victim_lists import (
+from safestreets.ingest.victim_lists import (
     REJECTED,
     VICTIM_LIST,
     combine,

@@ -80,8 +80,8 @@ def reconcile(
     Writes consolidated.csv, agreement.csv, review.csv, rejected.csv (UTF-8 with BOM) and
     summary.json to --out.
     """
+    from safestreets.ingest.victim_lists import combine, read_victim_list
     from safestreets.stats import reconcile as core
-    from safestreets.stats.victim_lists import combine, read_victim_list
 
     del sources_marker  # only there so the documented `--sources a b` spelling parses
     if source_name and len(source_name) != len(files):

@@ -175,7 +175,7 @@ def generate_homicide_lists(
 
     Returns:
         ``(lists, truth)``: each source's list in the canonical victim-list columns (see
-        :mod:`safestreets.stats.victim_lists`; admin codes from reference.geo, the place as
+        :mod:`safestreets.ingest.victim_lists`; admin codes from reference.geo, the place as
         text), and the truth with ``source, record_id, victim_id``.
     """
     if victims < 1:

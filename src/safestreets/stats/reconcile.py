@@ -41,8 +41,10 @@ import numpy as np
 import polars as pl
 
 from safestreets.errors import InputError
+from safestreets.records import unknown_name
 from safestreets.reference import geo
-from safestreets.stats.victim_lists import REJECTED, VICTIM_LIST, unknown_name
+from safestreets.schema import VICTIM_LIST
+from safestreets.schema import VICTIM_LIST_REJECTED as REJECTED
 
 __all__ = [
     "DEFAULT_REVIEW_BAND",
@@ -255,9 +257,9 @@ def reconcile(
     """Link the victim lists of several sources and consolidate them.
 
     Args:
-        records: The canonical victim-list frame (:data:`~safestreets.stats.victim_lists.
+        records: The canonical victim-list frame (:data:`~safestreets.ingest.victim_lists.
             VICTIM_LIST`) with a ``source`` column, or one such frame per source.
-        rejected: Rows the reader set aside (:data:`~safestreets.stats.victim_lists.REJECTED`);
+        rejected: Rows the reader set aside (:data:`~safestreets.ingest.victim_lists.REJECTED`);
             passed through and counted per source.
         threshold: Match probability at or above which two records are linked.
         review_band: Pairs with probability in ``threshold ± review_band`` are listed for review.
@@ -401,7 +403,7 @@ def _as_frame(records: pl.DataFrame | Mapping[str, pl.DataFrame]) -> pl.DataFram
         if missing:
             raise InputError(
                 f"victim list lacks column(s) {', '.join(missing)}",
-                hint="read files with safestreets.stats.victim_lists.read_victim_list",
+                hint="read files with safestreets.ingest.victim_lists.read_victim_list",
             )
         frame = _conform(records, VICTIM_LIST)
     if frame["date_of_death"].null_count() or frame["source"].null_count():

@@ -25,7 +25,10 @@ import polars as pl
 from safestreets.errors import InputError, ReferenceError_
 from safestreets.ingest.parse import parse_datetimes
 from safestreets.ingest.readers import detect_encoding, sniff_delimiter
+from safestreets.records import unknown_name
 from safestreets.reference import geo
+from safestreets.schema import VICTIM_LIST
+from safestreets.schema import VICTIM_LIST_REJECTED as REJECTED
 
 __all__ = [
     "HEADER_ALIASES",
@@ -38,34 +41,6 @@ __all__ = [
     "read_victim_list",
     "unknown_name",
 ]
-
-#: The canonical victim-list frame: one row per victim as one source lists them.
-VICTIM_LIST: Final[dict[str, pl.DataType]] = {
-    "source": pl.String(),  # institution label ("police", "forensic", ...)
-    "record_id": pl.String(),  # the source's own id (generated from the row when absent)
-    "date_of_death": pl.Date(),
-    "country": pl.String(),  # ISO 3166-1 alpha-2
-    "admin1": pl.String(),  # ISO 3166-2 code when resolvable, else null
-    "admin2": pl.String(),  # national (or GeoNames) code when resolvable, else null
-    "place": pl.String(),  # the place as written ("municipio, departamento")
-    "sex": pl.String(),  # female / male / unknown
-    "age": pl.Int32(),  # completed years; null when unknown
-    "given_names": pl.String(),
-    "surnames": pl.String(),
-    "case_number": pl.String(),  # forensic case (autopsy) number
-    "lon": pl.Float64(),
-    "lat": pl.Float64(),
-}
-
-#: Rows set aside, with why. ``row`` is the spreadsheet row (header = 1); ``raw`` is JSON.
-REJECTED: Final[dict[str, pl.DataType]] = {
-    "source": pl.String(),
-    "file": pl.String(),
-    "row": pl.Int64(),
-    "record_id": pl.String(),
-    "reason": pl.String(),
-    "raw": pl.String(),
-}
 
 #: Accepted header spellings per canonical field, in order of preference. Headers are compared
 #: after normalisation (lower case, no accents, runs of spaces/punctuation as one ``_``).
@@ -110,15 +85,6 @@ HEADER_ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "lat": ("lat", "latitud", "latitude", "y"),
 }  # fmt: skip
 
-# Written where the name is not known: unidentified bodies, blank forms.
-_UNKNOWN_NAMES = frozenset(
-    {
-        "nn", "n n", "xx", "x", "n", "sn", "s n", "sin nombre", "desconocido", "desconocida",
-        "no identificado", "no identificada", "sin identificar", "ignorado", "ignorada",
-        "no consta", "nd", "n d", "sd", "s d", "cadaver", "cadaver no identificado",
-        "persona desconocida", "unknown", "unidentified", "na", "n a", "none", "null",
-    }
-)  # fmt: skip
 _SEX = {
     "f": "female", "fem": "female", "femenino": "female", "mujer": "female", "female": "female",
     "woman": "female", "masculino": "male", "masc": "male", "hombre": "male", "h": "male",
@@ -126,11 +92,6 @@ _SEX = {
 }  # fmt: skip
 _NAME_PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "viuda", "vda"})
 _MIN_YEAR = 1900
-
-
-def unknown_name(text: str | None) -> bool:
-    """True for blanks and the placeholders written for unknown names ("NN", "Desconocido")."""
-    return text is None or geo.normalise_name(text) in _UNKNOWN_NAMES or not text.strip()
 
 
 @dataclass(frozen=True)
