@@ -37,7 +37,9 @@ def population_table(user: pl.DataFrame | None = None) -> pl.DataFrame:
     """
     base = package_populations()
     if user is not None and not user.is_empty():
-        u = schema.conform(user, schema.POPULATION)
+        # A population of zero (or less) is no denominator: treated as missing, so the rate
+        # is refused (or left empty), never infinite.
+        u = schema.conform(user, schema.POPULATION).filter(pl.col("population") > 0)
         base = pl.concat([base.join(u, on=[*KEY, "year"], how="anti", nulls_equal=True), u])
     return _derive(base)
 

@@ -71,6 +71,60 @@ def check_public(indicator: Indicator, request: Request, *, k: int = DEFAULT_K) 
         )
 
 
+def _fill_grid(cells: pl.DataFrame, varying: list[str]) -> pl.DataFrame:
+    """Add zero cells for the combinations of a two-way table the result leaves out.
+
+    Absent combinations are zero counts. Given to :func:`protect` as real zero cells they can
+    serve as complements; left absent they are structural, and one small count alone in its
+    row would force the whole table to be withheld.
+    """
+    cells = cells.with_columns(_filled=pl.lit(False))
+    if len(varying) < 2 or cells.is_empty():
+        return cells
+    layers, (row, col) = varying[:-2], varying[-2:]
+    grid = cells.select(row).unique().join(cells.select(col).unique(), how="cross")
+    if layers:
+        grid = cells.select(layers).unique().join(grid, how="cross")
+    missing = grid.join(cells.select(varying), on=varying, how="anti")
+    if missing.is_empty():
+        return cells
+    zeros = missing.with_columns(count=pl.lit(0, dtype=cells.schema["count"]), _filled=pl.lit(True))
+    return pl.concat([cells, zeros], how="diagonal_relaxed")
+
+
+def _describe_filled(
+    out: pl.DataFrame,
+    cells: pl.DataFrame,
+    keys: list[str],
+    area_cols: list[str],
+    dims: list[str],
+) -> pl.DataFrame:
+    """Fill the descriptive columns of suppressed filled-in cells from their keys."""
+    filled = out.filter(pl.col("_filled"))
+    if filled.is_empty():
+        return out
+    real = cells.filter(~pl.col("_filled"))
+    areas = real.select(
+        "_d__area",
+        *area_cols,
+        *[c for c in ("area", "area_name") if c in real.columns and c not in area_cols],
+    ).unique("_d__area")
+    periods = real.select("_d_period", "period_start", "period_end").unique("_d_period")
+    fixed = [c for c in ("indicator", "unit") if c in real.columns]
+    consts = {c: real[c][0] for c in fixed}
+    filled = filled.drop([c for c in areas.columns if c != "_d__area"], strict=False).join(
+        areas, on="_d__area", how="left"
+    )
+    filled = filled.drop("period_start", "period_end").join(periods, on="_d_period", how="left")
+    filled = filled.with_columns(
+        *[pl.lit(v).alias(c) for c, v in consts.items()],
+        *[pl.col(f"_d_{d}").replace("∅", None).alias(d) for d in dims[1:]],
+    )
+    return pl.concat(
+        [out.filter(~pl.col("_filled")), filled.select(out.columns)], how="vertical_relaxed"
+    )
+
+
 def statement(k: int, lang: str) -> str:
     """The sentence a public output carries."""
     if lang == "en":
@@ -111,8 +165,12 @@ def make_public(result: Result, *, k: int = DEFAULT_K) -> PublicTable:
     # totals) would have to be withheld. Protect on the dimensions that vary.
     varying = [c for c in keys if cells[c].n_unique() > 1] or keys[:1]
     constant = {c: cells[c][0] if cells.height else None for c in keys if c not in varying}
+    cells = _fill_grid(cells, varying)
     protected = protect(cells, dims=varying, value="count", k=k)
-    out = protected.cells
+    # A filled-in zero stays out of the table unless it was suppressed: then it must appear,
+    # blank like the others, or its absence would say "zero".
+    out = protected.cells.filter(~pl.col("_filled") | pl.col("suppressed").is_not_null())
+    out = _describe_filled(out, cells, keys, area_cols, dims).drop("_filled")
     hidden = pl.col("count").is_null()
     value_cols = [c for c in ("rate_per_100k", "rate", "share_pct", "value") if c in out.columns]
     out = out.with_columns(
