@@ -184,5 +184,5 @@ def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="empty"):
         read_table(tmp_path / "empty.csv")
     (tmp_path / "old.xls").write_bytes(b"x")
-    with pytest.raises(InputError, match="not read"):
+    with pytest.raises(InputError, match="not supported"):
         read_table(tmp_path / "old.xls")

@@ -34,8 +34,7 @@ from safestreets.ingest.count_profiles import (
 )
 from safestreets.ingest.load import file_sha256, finish, tally_rejections
 from safestreets.ingest.parse import parse_integers
-from safestreets.ingest.profiles import Profile
-from safestreets.ingest.readers import ROW, iter_chunks, open_source
+from safestreets.ingest.readers import ROW, read_whole
 from safestreets.ingest.reasons import Reasons
 from safestreets.ingest.report import IngestReport
 from safestreets.ingest.transform import SEX_VALUES
@@ -140,29 +139,10 @@ def parse_periods(values: pl.Series) -> pl.DataFrame:
     )
 
 
-def _plain_profile(name: str, source: str) -> Profile:
-    # Counts and population files are read with the same readers as incidents; this profile
-    # only carries the reader options (format sniffed, delimiter sniffed, encoding detected).
-    return Profile.model_validate(
-        {
-            "name": name,
-            "source": source,
-            "country": "GT",
-            "columns": {"occurred_at": "x", "local_category": "x"},
-        }
-    )
-
-
 def _read_all(
     path: Path, kind: str, need: tuple[str, ...], optional: tuple[str, ...]
 ) -> pl.DataFrame:
-    prof = _plain_profile(kind, kind)
-    src = open_source(path, prof)
-    try:
-        frames = list(iter_chunks(src, prof))
-    finally:
-        src.close()
-    frame = pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
+    frame = read_whole(path, name=kind)
     cols = {c.strip().lower(): c for c in frame.columns if c != ROW}
     missing = [c for c in need if c not in cols]
     if missing:

@@ -491,3 +491,31 @@ def describe(source: Source) -> str:
 
 
 __all__ = ["ROW", "Source", "describe", "detect_encoding", "iter_chunks", "open_source"]
+
+
+def read_whole(path: Path, *, name: str = "table") -> pl.DataFrame:
+    """Read a small file whole: every column as text, plus ``ROW`` (the file row number).
+
+    For counts, populations and victim lists: the same formats, encodings, delimiters and
+    compression as incident files (the format is detected, not declared).
+
+    Raises:
+        InputError: The file cannot be read (missing, empty, unknown format, broken).
+    """
+    from safestreets.ingest.profiles import Profile
+
+    # The readers take their options from a profile; this one only says "detect everything".
+    profile = Profile.model_validate(
+        {
+            "name": name,
+            "source": name,
+            "country": "GT",
+            "columns": {"occurred_at": "x", "local_category": "x"},
+        }
+    )
+    source = open_source(path, profile)
+    try:
+        frames = list(iter_chunks(source, profile))
+    finally:
+        source.close()
+    return pl.concat(frames, how="diagonal") if frames else pl.DataFrame({ROW: []})

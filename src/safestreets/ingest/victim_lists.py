@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from pathlib import Path
 from typing import Final
 
@@ -24,7 +24,7 @@ import polars as pl
 
 from safestreets.errors import InputError, ReferenceError_
 from safestreets.ingest.parse import parse_datetimes
-from safestreets.ingest.readers import detect_encoding, sniff_delimiter
+from safestreets.ingest.readers import ROW, read_whole
 from safestreets.records import unknown_name
 from safestreets.reference import geo
 from safestreets.schema import VICTIM_LIST
@@ -124,11 +124,11 @@ class VictimList:
 
 
 def read_table(path: Path) -> pl.DataFrame:
-    """Read a CSV, XLSX or Parquet file into an all-string frame (headers stripped).
+    """Read a victim list into an all-string frame (headers stripped).
 
-    CSV: UTF-8 with or without BOM, else CP1252; the delimiter is sniffed (``,`` ``;`` tab
-    ``|``). XLSX: the first sheet; date cells become ISO dates. Parquet: every column cast to
-    text.
+    The incident readers do the work (:func:`safestreets.ingest.readers.read_whole`): CSV in
+    any common encoding with its delimiter sniffed, gzip or bzip2 compressed, XLSX (first
+    sheet; date cells as ISO dates), JSON, NDJSON and Parquet.
 
     Raises:
         InputError: if the file is missing, empty, of another format or unreadable.
@@ -139,24 +139,7 @@ def read_table(path: Path) -> pl.DataFrame:
         raise InputError(f"{path}: is a directory, not a file", hint="give a file")
     if path.stat().st_size == 0:
         raise InputError(f"{path.name}: the file is empty", hint="check the export")
-    ext = path.suffix.lower()
-    if ext in (".xlsx", ".xlsm"):
-        frame = _read_xlsx(path)
-    elif ext in (".parquet", ".pq"):
-        try:
-            frame = pl.read_parquet(path)
-        except Exception as exc:  # polars raises several types for broken files
-            raise InputError(
-                f"{path.name}: is not a readable Parquet file ({type(exc).__name__})",
-                hint="check the file; it may be truncated",
-            ) from None
-        frame = frame.select(pl.all().cast(pl.String))
-    elif ext in (".xls", ".ods"):
-        raise InputError(
-            f"{path.name}: {ext} workbooks are not read", hint="save the sheet as .xlsx or CSV"
-        )
-    else:
-        frame = _read_csv(path)
+    frame = read_whole(path, name="victim-list").drop(ROW)
     renames = {c: c.strip().lstrip("\ufeff") for c in frame.columns}
     names = list(renames.values())
     if len(set(names)) != len(names):
@@ -166,66 +149,6 @@ def read_table(path: Path) -> pl.DataFrame:
             hint="give every column a distinct name",
         )
     return frame.rename(renames)
-
-
-def _read_csv(path: Path) -> pl.DataFrame:
-    data = path.read_bytes()
-    encoding = detect_encoding(data[: 1 << 20])
-    text = data.decode(encoding, errors="replace").lstrip("\ufeff")
-    if not text.strip():
-        raise InputError(f"{path.name}: the file holds no text", hint="check the export")
-    delimiter = sniff_delimiter(text[:65536])
-    try:
-        return pl.read_csv(
-            text.encode("utf-8"),
-            separator=delimiter,
-            infer_schema=False,
-            raise_if_empty=False,
-            truncate_ragged_lines=False,
-        )
-    except pl.exceptions.PolarsError as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(
-            f"{path.name}: the CSV cannot be parsed: {first[:200]}",
-            hint="the file may be truncated, have an unclosed quote, or a ragged row",
-        ) from None
-
-
-def _read_xlsx(path: Path) -> pl.DataFrame:
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for broken files
-        raise InputError(
-            f"{path.name}: cannot open the workbook ({type(exc).__name__})",
-            hint="open it in a spreadsheet program and save it again as .xlsx, or export CSV",
-        ) from None
-    try:
-        rows = [
-            [_cell_text(v) for v in row] for row in wb.worksheets[0].iter_rows(values_only=True)
-        ]
-    finally:
-        wb.close()
-    if not rows:
-        raise InputError(f"{path.name}: the first sheet is empty", hint="check the workbook")
-    header = [h or f"column_{i + 1}" for i, h in enumerate(rows[0])]
-    body = [r + [None] * (len(header) - len(r)) for r in rows[1:]]
-    return pl.DataFrame(
-        [r[: len(header)] for r in body], schema=dict.fromkeys(header, pl.String), orient="row"
-    )
-
-
-def _cell_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
 
 
 def read_victim_list(
