@@ -180,16 +180,20 @@ class Catalogue(BaseModel):
         return Catalogue(indicators=list(mine.values()))
 
 
+def _invalid(where: str, what: str, exc: ValidationError) -> InputError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    return InputError(
+        f"{where}: invalid {what} at {loc}: {first['msg']}",
+        hint="see docs/indicators.md, section 'The catalogue'",
+    )
+
+
 def _parse(data: Any, where: str) -> Catalogue:
     try:
         return Catalogue.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(
-            f"{where}: invalid indicator catalogue at {loc}: {first['msg']}",
-            hint="see docs/indicators.md, section 'The catalogue'",
-        ) from None
+        raise _invalid(where, "indicator catalogue", exc) from None
 
 
 @lru_cache(maxsize=1)
@@ -223,12 +227,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     try:
         extra = [Indicator.model_validate(i) for i in data["indicators"]]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(
-            f"{path.name}: invalid indicator at {loc}: {first['msg']}",
-            hint="see docs/indicators.md, section 'The catalogue'",
-        ) from None
+        raise _invalid(path.name, "indicator", exc) from None
     merged = {i.id: i for i in base.indicators}
     merged.update({i.id: i for i in extra})
     return _parse({"indicators": [i.model_dump() for i in merged.values()]}, path.name)
