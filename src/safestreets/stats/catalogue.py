@@ -224,10 +224,17 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
             hint="see docs/indicators.md, section 'The catalogue'",
         )
     # Validate the user's indicators on their own first, so errors name their own positions.
-    try:
-        extra = [Indicator.model_validate(i) for i in data["indicators"]]
-    except ValidationError as exc:
-        raise _invalid(path.name, "indicator", exc) from None
+    if not isinstance(data["indicators"], list):
+        raise InputError(
+            f"{path.name}: 'indicators' must be a list", hint="start each one with '- id: ...'"
+        )
+    extra = []
+    for n, item in enumerate(data["indicators"], start=1):
+        try:
+            extra.append(Indicator.model_validate(item))
+        except ValidationError as exc:
+            name = item.get("id") if isinstance(item, dict) else None
+            raise _invalid(path.name, f"indicator #{n} ({name or 'no id'})", exc) from None
     merged = {i.id: i for i in base.indicators}
     merged.update({i.id: i for i in extra})
     return _parse({"indicators": [i.model_dump() for i in merged.values()]}, path.name)
