@@ -497,7 +497,7 @@ indicators:
         ("just a string\n", ["broken.yaml", "a catalogue is a mapping"]),
         (
             "indicators:\n  - id: Bad-Id\n    name: {es: a, en: b}\n",
-            ["broken.yaml", "invalid indicator at", "id"],
+            ["broken.yaml", "invalid indicator #1 (Bad-Id) at id", "id"],
         ),
         (
             "indicators:\n  - id: x\n    name: {es: a, en: b}\n    description: {es: a, en: b}\n"
