@@ -130,3 +130,51 @@ def test_source_names_must_match_files(inputs: dict[str, Path], tmp_path: Path) 
     result = CliRunner().invoke(_app(), ["reconcile", str(inputs["police"]), "-o", str(tmp_path)])
     assert isinstance(result.exception, InputError)
     assert "two sources" in str(result.exception)
+
+
+def test_public_writes_only_the_protected_agreement_table(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    import polars as pl
+
+    from safestreets.stats.disclosure import feasible_ranges
+
+    out = tmp_path / "pub"
+    files = [str(inputs[s]) for s in ("police", "forensic", "prosecutor")]
+    result = CliRunner().invoke(
+        _app(), ["reconcile", "--sources", *files, "--out", str(out), "--public", "--k", "5", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    written = {p.name for p in out.iterdir()}
+    assert written == {"agreement-public.csv", "agreement-public-totals.csv", "summary-public.json"}
+    assert (out / "agreement-public.csv").read_bytes().startswith(BOM)
+    pub = pl.read_csv(out / "agreement-public.csv", infer_schema_length=0)
+    assert not any(c.startswith(("n_", "reported_")) for c in pub.columns)
+    assert set(pub["disclosure_control"].to_list()) == {"k=5"}
+    summary = json.loads((out / "summary-public.json").read_text(encoding="utf-8"))
+    assert summary["disclosure_control"]["k"] == 5
+    # Against the full table of the same run: small cells are blank, and none can be derived
+    # from what is published (cells, consolidated row totals, column totals).
+    full_out = tmp_path / "full"
+    CliRunner().invoke(_app(), ["reconcile", *files, "--out", str(full_out), "-q"])
+    full = pl.read_csv(full_out / "agreement.csv", infer_schema_length=0)
+    patterns = full.columns[full.columns.index("month") + 1 : full.columns.index("consolidated")]
+    keys = ["admin1", "month"]
+    truth = full.unpivot(index=keys, on=patterns, variable_name="pattern", value_name="count")
+    shown = pub.unpivot(index=keys, on=patterns, variable_name="pattern", value_name="shown")
+    both = truth.join(shown, on=[*keys, "pattern"]).with_columns(
+        pl.col("count").cast(pl.Int64), pl.col("shown").cast(pl.Int64)
+    )
+    assert (
+        both.filter(pl.col("count").is_between(1, 4))["shown"].null_count()
+        == both.filter(pl.col("count").is_between(1, 4)).height
+    )
+    mask = both["shown"].is_null()
+    assert mask.any()
+    ranges = feasible_ranges(
+        both.with_columns(pl.col("admin1").fill_null("∅")),
+        mask,
+        dims=["admin1", "month", "pattern"],
+        value="count",
+    )
+    assert (ranges["high"] - ranges["low"] >= 1 - 1e-6).all()

@@ -73,12 +73,20 @@ def reconcile(
         bool, typer.Option("--monthfirst", help="Read 03/04/2023 as March 4 (default: 3 April).")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the random sampling.")] = 1,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="Write only the agreement table, disclosure-controlled (no victim records).",
+        ),
+    ] = False,
+    k: Annotated[int, typer.Option("--k", help="Smallest count published with --public.")] = 5,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
 ) -> None:
     """Reconcile homicide victim lists (police, forensic, prosecutor) case by case.
 
     Writes consolidated.csv, agreement.csv, review.csv, rejected.csv (UTF-8 with BOM) and
-    summary.json to --out.
+    summary.json to --out; with --public only the disclosure-controlled agreement table.
     """
     from safestreets.ingest.victim_lists import combine, read_victim_list
     from safestreets.stats import reconcile as core
@@ -125,6 +133,31 @@ def reconcile(
         "reader_notes": list(merged.notes),
     }
     out.mkdir(parents=True, exist_ok=True)
+    if public:
+        from safestreets.stats.publish import public_agreement
+
+        pub = public_agreement(recon.agreement, k=k)
+        _write_csv(pub.cells, out / "agreement-public.csv")
+        _write_csv(pub.totals, out / "agreement-public-totals.csv")
+        public_summary = {
+            "disclosure_control": {
+                "k": pub.k,
+                "suppressed_cells": pub.suppressed,
+                "statement": pub.statement,
+            },
+            "threshold": recon.summary.get("threshold"),
+            "sources": list(recon.sources),
+        }
+        (out / "summary-public.json").write_text(
+            json.dumps(public_summary, indent=2, ensure_ascii=False, default=str) + "\n",
+            encoding="utf-8",
+        )
+        if not quiet:
+            console.print(
+                f"wrote agreement-public.csv ({pub.suppressed} cells suppressed, k={pub.k}), "
+                f"agreement-public-totals.csv, summary-public.json to {escape(str(out))}"
+            )
+        return
     _write_csv(recon.consolidated, out / "consolidated.csv")
     _write_csv(recon.agreement, out / "agreement.csv")
     _write_csv(recon.review, out / "review.csv")

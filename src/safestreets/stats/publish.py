@@ -199,3 +199,54 @@ def make_public(result: Result, *, k: int = DEFAULT_K) -> PublicTable:
         k=k,
         suppressed=protected.n_primary + protected.n_secondary,
     )
+
+
+def public_agreement(agreement: pl.DataFrame, *, k: int = DEFAULT_K) -> PublicTable:
+    """The reconciliation agreement table (area x month x pattern) made fit to publish.
+
+    Each area is a table of months by source pattern (``all_sources``, ``police_only``, ...)
+    whose row totals are the consolidated counts. The per-source counts (``n_*``,
+    ``reported_*``) are left out: each is a sum of patterns, and published beside them it
+    would give suppressed cells back.
+
+    Raises:
+        InputError: k < 2, or a frame without the agreement columns.
+    """
+    if k < 2:
+        raise InputError(f"k must be at least 2 for a public table, got {k}", hint="default 5")
+    need = {"country", "month", "consolidated"}
+    if not need <= set(agreement.columns):
+        raise InputError(
+            "not a reconciliation agreement table", hint="columns country, month, consolidated"
+        )
+    area = [c for c in ("country", "admin1") if c in agreement.columns]
+    start = agreement.columns.index("month") + 1
+    end = agreement.columns.index("consolidated")
+    patterns = agreement.columns[start:end]
+    long = agreement.with_columns(
+        _area=pl.concat_str([pl.col(c).fill_null("∅") for c in area], separator="|")
+    ).unpivot(
+        index=["_area", *area, "month"], on=patterns, variable_name="pattern", value_name="count"
+    )
+    long = long.with_columns(pl.col("count").cast(pl.Int64))
+    protected = protect(long, dims=["_area", "month", "pattern"], value="count", k=k)
+    wide = protected.cells.pivot(on="pattern", index=["_area", *area, "month"], values="count")
+    # The consolidated count of an area and month is the row total protect() published (or
+    # withheld, when a small count alone in its row could not be hidden otherwise).
+    row_totals = protected.totals.filter(pl.col("total") == "row").select(
+        "_area", "month", consolidated=pl.col("count")
+    )
+    out = wide.join(row_totals, on=["_area", "month"], how="left").drop("_area")
+    out = out.select(*area, "month", *patterns, "consolidated").with_columns(
+        disclosure_control=pl.lit(f"k={k}")
+    )
+    column_totals = protected.totals.filter(pl.col("total") != "row")
+    areas = long.select("_area", *area).unique("_area")
+    column_totals = column_totals.join(areas, on="_area", how="left").drop("_area")
+    return PublicTable(
+        cells=out,
+        totals=column_totals,
+        statement=statement(k, "es") + " / " + statement(k, "en"),
+        k=k,
+        suppressed=protected.n_primary + protected.n_secondary,
+    )
