@@ -53,19 +53,23 @@ class _BatchWriter:
         self.unmapped_labels: Counter[str] = Counter()
         self.occurred_min: datetime | None = None
         self.occurred_max: datetime | None = None
-        #: Running per-grain sums of the rows loaded so far (written by :meth:`close`).
-        self.rollups: dict[str, pl.DataFrame] = {}
+        #: Per grain, partial sums of the rows loaded so far, merged like a log-structured
+        #: tree (two neighbours are summed when the newer is at least half the older), so a
+        #: batch of n chunks costs O(n log n) merging, not O(n^2) (written by :meth:`close`).
+        self.rollups: dict[str, list[pl.DataFrame]] = {}
 
     def _add_rollups(self, incidents: pl.DataFrame, victims: pl.DataFrame) -> None:
         for grain, part in partial_rollups(incidents, victims).items():
-            have = self.rollups.get(grain)
-            self.rollups[grain] = (
-                part if have is None else rollup.aggregate(pl.concat([have, part]), grain)
-            )
+            stack = self.rollups.setdefault(grain, [])
+            stack.append(part)
+            while len(stack) >= 2 and 2 * stack[-1].height >= stack[-2].height:
+                newer, older = stack.pop(), stack.pop()
+                stack.append(rollup.aggregate(pl.concat([older, newer]), grain))
 
     def close(self) -> None:
         """Write the batch's rollups (same transaction as its incidents)."""
-        for table, frame in merge_rollups([self.rollups], self.batch_id).items():
+        merged = {g: pl.concat(parts) for g, parts in self.rollups.items() if parts}
+        for table, frame in merge_rollups([merged], self.batch_id).items():
             self.session.append(table, frame)
 
     def write(self, incidents: pl.DataFrame, victims: pl.DataFrame) -> pl.Series:
