@@ -115,7 +115,13 @@ def test_store_matches_frames(loaded: Engine, indicator: str, request_: Request)
 
 def test_grain_choice(loaded: Engine) -> None:
     data = StoreData(loaded)
-    assert compute("homicide_rate", Request(by=("country", "year")), data).read_from == "national"
+    assert (
+        compute("homicide_rate", Request(by=("country", "year")), data).read_from == "national_sex"
+    )
+    assert (
+        compute("homicide_count", Request(by=("country", "year", "weapon")), data).read_from
+        == "national"
+    )
     assert compute("homicide_count", Request(by=("admin2", "year")), data).read_from == "area"
     assert (
         compute("homicide_count", Request(by=("admin1", "year", "sex")), data).read_from

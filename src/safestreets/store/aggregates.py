@@ -208,16 +208,28 @@ def read_aggregates(engine: Engine | Connection, q: AggregateQuery) -> Aggregate
         "incidents": pl.Int64(),
         "victims": pl.Int64(),
     }
-    frame = _run(engine, stmt, spec)
+    frame = _run(engine, stmt, spec, sort_memory=True)
     return Aggregates(frame, grain)
 
 
+#: Sort memory for a rollup GROUP BY on PostgreSQL: with the default 4 MB the benchmark's
+#: 1.4M-row group sorts on disk (2.7 s); with 64 MB in memory (0.9 s). Set for the read only.
+PG_WORK_MEM = "64MB"
+
+
 def _run(
-    engine: Engine | Connection, stmt: Select[Any], spec: dict[str, pl.DataType]
+    engine: Engine | Connection,
+    stmt: Select[Any],
+    spec: dict[str, pl.DataType],
+    *,
+    sort_memory: bool = False,
 ) -> pl.DataFrame:
     if isinstance(engine, Connection):
         return _frame(engine, stmt, spec)
     with engine.connect() as conn:
+        if sort_memory and conn.dialect.name == "postgresql":
+            # SET LOCAL lasts until the end of this read's transaction.
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{PG_WORK_MEM}'")
         return _frame(conn, stmt, spec)
 
 

@@ -27,6 +27,10 @@ MEASURES: Final = ("incidents", "victims")
 
 #: The grains, smallest expected first; each adds these dimensions to :data:`BASE`.
 GRAINS: Final[dict[str, tuple[str, ...]]] = {
+    # Small and fast: rates by country and period, by ICCS code and victim sex (at 10M demo
+    # incidents 64k rows against 1.4M for "national"; the table query of the benchmark runs
+    # in a tenth of the time).
+    "national_sex": ("iccs_code", "sex"),
     "national": ("iccs_code", "sex", "age_band", "weapon", "context"),
     "area": ("admin1", "admin2", "iccs_code"),
     "admin1_victim": ("admin1", "iccs_code", "sex", "age_band", "context"),
