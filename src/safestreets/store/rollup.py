@@ -28,8 +28,8 @@ MEASURES: Final = ("incidents", "victims")
 #: The grains, smallest expected first; each adds these dimensions to :data:`BASE`.
 GRAINS: Final[dict[str, tuple[str, ...]]] = {
     # Small and fast: rates by country and period, by ICCS code and victim sex (at 10M demo
-    # incidents 64k rows against 1.4M for "national"; the table query of the benchmark runs
-    # in a tenth of the time).
+    # incidents 179k rows against 1.4M for "national"; the benchmark's table query runs in a
+    # fifth of the time: docs/benchmarks.md).
     "national_sex": ("iccs_code", "sex"),
     "national": ("iccs_code", "sex", "age_band", "weapon", "context"),
     "area": ("admin1", "admin2", "iccs_code"),
