@@ -246,40 +246,50 @@ def _trends(
             "--changes, --yoy and --unusual need a period in --by", hint="e.g. --by country,month"
         )
     keys = _series_keys(by)
-    base = frame  # each analysis reads the plain table (their output names overlap)
-    if changes:
-        part = period_changes(base, by=keys, lang=lang)
-        frame = frame.with_columns(
-            part.select(
-                change_previous_period=pl.col("previous_period"),
-                change=pl.col("change"),
-                change_pct=pl.col("pct_change"),
-                change_direction=pl.col("direction"),
-                change_description=pl.col("description"),
+    # Each analysis reads the plain table (their output names overlap); the columns it adds
+    # are renamed: new name -> the analysis' own name.
+    analyses = [
+        (
+            changes,
+            period_changes,
+            {
+                "change_previous_period": "previous_period",
+                "change": "change",
+                "change_pct": "pct_change",
+                "change_direction": "direction",
+                "change_description": "description",
+            },
+        ),
+        (
+            yoy,
+            year_over_year,
+            {
+                "yoy_previous": "previous",
+                "yoy_change_pct": "pct_change",
+                "yoy_direction": "direction",
+                "yoy_description": "description",
+            },
+        ),
+        (
+            unusual,
+            unusual_periods,
+            {
+                "expected": "expected",
+                "expected_lower": "lower",
+                "expected_upper": "upper",
+                "unusual": "flag",
+                "unusual_note": "note",
+            },
+        ),
+    ]
+    out = frame
+    for wanted, analysis, columns in analyses:
+        if wanted:
+            part = analysis(frame, by=keys, lang=lang)
+            out = out.with_columns(
+                part.select(**{new: pl.col(old) for new, old in columns.items()})
             )
-        )
-    if yoy:
-        part = year_over_year(base, by=keys, lang=lang)
-        frame = frame.with_columns(
-            part.select(
-                yoy_previous=pl.col("previous"),
-                yoy_change_pct=pl.col("pct_change"),
-                yoy_direction=pl.col("direction"),
-                yoy_description=pl.col("description"),
-            )
-        )
-    if unusual:
-        part = unusual_periods(base, by=keys, lang=lang)
-        frame = frame.with_columns(
-            part.select(
-                expected=pl.col("expected"),
-                expected_lower=pl.col("lower"),
-                expected_upper=pl.col("upper"),
-                unusual=pl.col("flag"),
-                unusual_note=pl.col("note"),
-            )
-        )
-    return frame
+    return out
 
 
 def _chart(
