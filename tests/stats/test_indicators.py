@@ -544,3 +544,19 @@ def test_bad_user_catalogue(tmp_path: Path, text: str, match: str) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=match):
         load_catalogue(path)
+
+
+def test_coarsely_dated_records_are_counted_in_a_note() -> None:
+    inc = incidents(
+        [
+            {"occurred_at": utc(2021, 3, 1)},
+            {"occurred_at": utc(2021, 1, 1), "occurred_precision": "year"},
+        ]
+    )
+    data = FrameData(incidents=inc)
+    monthly = compute("homicide_count", Request(by=("month",)), data)
+    assert monthly.frame["count"].sum() == 1
+    assert any(n.startswith("1 victims dated only to a coarser period") for n in monthly.notes)
+    yearly = compute("homicide_count", Request(by=("year",)), data)
+    assert yearly.frame["count"].to_list() == [2]
+    assert not any("coarser period" in n for n in yearly.notes)

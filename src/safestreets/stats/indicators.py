@@ -295,7 +295,7 @@ def _record_dates(frame: pl.DataFrame, resolution: Resolution) -> pl.DataFrame:
 
 
 def _records(
-    ind: Indicator, plan: _Plan, req: Request, data: IndicatorData
+    ind: Indicator, plan: _Plan, req: Request, data: IndicatorData, notes: list[str]
 ) -> tuple[pl.DataFrame, str]:
     q = AggregateQuery(
         dims=plan.dims,
@@ -325,7 +325,39 @@ def _records(
         _end=pl.col("_date"),
         basis=pl.lit("records"),
     )
+    if plan.resolution != "year" and req.date_from is None and req.date_to is None:
+        _note_imprecise(q, measure, int(out["count"].sum() or 0), plan, data, notes)
     return out, read_from
+
+
+def _note_imprecise(
+    q: AggregateQuery,
+    measure: str,
+    placed: int,
+    plan: _Plan,
+    data: IndicatorData,
+    notes: list[str],
+) -> None:
+    """Say how many records a finer period left out because they are dated too coarsely."""
+    yearly, _ = data.aggregates(
+        AggregateQuery(
+            dims=("country",),
+            resolution="year",
+            iccs=q.iccs,
+            equals=q.equals,
+            year_from=q.year_from,
+            year_to=q.year_to,
+        )
+    )
+    if plan.years:
+        yearly = yearly.filter(pl.col("year").is_in(list(plan.years)))
+    missing = int(yearly[measure].sum() or 0) - placed
+    if missing > 0:
+        what = "day" if plan.resolution == "day" else "month"
+        notes.append(
+            f"{missing} {measure} dated only to a coarser period than the {what} are in yearly "
+            f"figures but not in these {plan.period or 'periods'}"
+        )
 
 
 def _counts(
@@ -420,7 +452,7 @@ def _area_level(counts: pl.DataFrame, plan: _Plan, notes: list[str]) -> pl.DataF
 def _numerator(
     ind: Indicator, plan: _Plan, req: Request, data: IndicatorData, notes: list[str]
 ) -> tuple[pl.DataFrame, str]:
-    rec, read_from = _records(ind, plan, req, data)
+    rec, read_from = _records(ind, plan, req, data, notes)
     cnt = _counts(ind, plan, req, data, notes)
     rng = _range(req, rec, cnt) if plan.period is None else None
     rec = _with_periods(rec, plan.period, rng)
