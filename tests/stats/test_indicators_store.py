@@ -208,8 +208,15 @@ def test_migration_backfills_rollups(tmp_path: pytest.TempPathFactory) -> None:
         conn.execute(
             text("INSERT INTO victim (incident_id, victim_no, sex, age) VALUES (1, 1, 'male', 30)")
         )
+    from safestreets.errors import StoreError
+    from safestreets.store.engine import check_ready
     from safestreets.store.migrate import upgrade
 
-    assert upgrade(engine) == ("0001", "0002")
+    # An old schema is refused with the way out, not read into a traceback.
+    with pytest.raises(StoreError, match="revision 0001") as exc:
+        check_ready(engine)
+    assert exc.value.hint is not None and "safestreets init" in exc.value.hint
+    assert upgrade(engine) == ("0001", "0003")
+    check_ready(engine)
     f = compute("homicide_count", Request(by=("country", "year", "sex")), StoreData(engine)).frame
     assert dict(zip(f["sex"], f["count"], strict=True)) == {"male": 1, "unknown": 2}

@@ -320,6 +320,16 @@ def _chart(
 
 def _print_table(frame: pl.DataFrame, meta: dict[str, Any], totals: pl.DataFrame | None) -> None:
     hide = {"indicator", "period_start", "period_end", "unit", "value", "annualised"}
+    # On screen only (files keep every column): no column that repeats another, and a count
+    # of sources instead of a long list.
+    for col in ("country", "admin1", "admin2"):
+        if col in frame.columns and frame["area"].equals(frame[col].fill_null("unknown")):
+            hide.add(col)
+    if "sources" in frame.columns:
+        n = frame["sources"].str.count_matches(",") + 1
+        frame = frame.with_columns(
+            sources=pl.when(n > 1).then(pl.format("{} sources", n)).otherwise(pl.col("sources"))
+        )
     cols = [c for c in frame.columns if c not in hide]
     t = Table(title=escape(str(meta["name"])))
     for c in cols:
@@ -340,7 +350,7 @@ def _cell(v: Any) -> str:
     if v is None:
         return "·"
     if isinstance(v, float):
-        return f"{v:,.2f}"
+        return f"{v:,.0f}" if v.is_integer() and abs(v) >= 1000 else f"{v:,.2f}"
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
     return escape(str(v))

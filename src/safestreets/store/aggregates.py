@@ -84,14 +84,18 @@ def merge_rollups(
     return out
 
 
-def rebuild_rollups(conn: Connection, *, chunk: int = 500_000) -> int:
-    """Recompute every rollup from the incident and victim tables; returns incidents read.
+def rebuild_rollups(
+    conn: Connection, *, grains: Sequence[str] | None = None, chunk: int = 500_000
+) -> int:
+    """Recompute rollups from the incident and victim tables; returns incidents read.
 
-    Used by the migration that introduced rollups and as a repair tool. Runs in the caller's
+    Used by the migrations that add rollups (each fills only its own ``grains``: a later
+    grain's table does not exist yet) and as a repair tool (all grains). Runs in the caller's
     transaction.
     """
-    for t in tables.rollups.values():
-        conn.execute(delete(t))
+    chosen = tuple(grains) if grains is not None else tuple(rollup.GRAINS)
+    for g in chosen:
+        conn.execute(delete(tables.rollups[g]))
     inc_t, vic_t = tables.incident, tables.victim
     batch_ids = [r[0] for r in conn.execute(select(inc_t.c.batch_id).distinct()).all()]
     total = 0
@@ -115,8 +119,9 @@ def rebuild_rollups(conn: Connection, *, chunk: int = 500_000) -> int:
             )
             parts.append(partial_rollups(inc, vic))
             total += inc.height
+        wanted = {rollup.table_name(g) for g in chosen}
         for name, frame in merge_rollups(parts, int(batch_id)).items():
-            if frame.height:
+            if frame.height and name in wanted:
                 conn.execute(insert(tables.metadata.tables[name]), frame.to_dicts())
     return total
 

@@ -85,3 +85,12 @@ def check_ready(engine: Engine) -> None:
             "the database is not initialised",
             hint="run `safestreets init` first",
         )
+    from safestreets.store.migrate import current_revision, head_revision
+
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise StoreError(
+            f"the database schema is at revision {current}; this version of safestreets "
+            f"needs {head}",
+            hint="run `safestreets init` to migrate it (nothing is lost)",
+        )

@@ -58,20 +58,6 @@ def upgrade() -> None:
         sa.Column("victims", sa.BigInteger(), nullable=False),
     )
     op.create_table(
-        "rollup_national_sex",
-        sa.Column("batch_id", sa.BigInteger(), nullable=False),
-        sa.Column("source", sa.Text(), nullable=True),
-        sa.Column("owner_agency", sa.Text(), nullable=True),
-        sa.Column("handling_code", sa.String(length=12), nullable=True),
-        sa.Column("country", sa.String(length=2), nullable=True),
-        sa.Column("year", sa.Integer(), nullable=True),
-        sa.Column("month", sa.Integer(), nullable=True),
-        sa.Column("iccs_code", sa.Text(), nullable=True),
-        sa.Column("sex", sa.Text(), nullable=True),
-        sa.Column("incidents", sa.BigInteger(), nullable=False),
-        sa.Column("victims", sa.BigInteger(), nullable=False),
-    )
-    op.create_table(
         "rollup_national",
         sa.Column("batch_id", sa.BigInteger(), nullable=False),
         sa.Column("source", sa.Text(), nullable=True),
@@ -121,7 +107,7 @@ def upgrade() -> None:
     # ### end Alembic commands ###
     from safestreets.store.aggregates import rebuild_rollups
 
-    rebuild_rollups(op.get_bind())
+    rebuild_rollups(op.get_bind(), grains=("national", "area", "admin1_victim", "place"))
 
 
 def downgrade() -> None:
@@ -143,7 +129,6 @@ def downgrade() -> None:
 
     op.drop_table("rollup_place")
     op.drop_table("rollup_national")
-    op.drop_table("rollup_national_sex")
     op.drop_table("rollup_area")
     op.drop_table("rollup_admin1_victim")
     # ### end Alembic commands ###
