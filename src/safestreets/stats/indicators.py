@@ -702,7 +702,13 @@ def _missing_population(
             parts.append(f"age {row['_age']}")
         return " ".join(parts)
 
-    rows = missing.unique().head(5).to_dicts()
+    # Sorted, so the message (and what it names first) is the same every time.
+    keys = [
+        c
+        for c in ("country", "admin1", "admin2", "period_start", "_sex", "_age")
+        if c in missing.columns
+    ]
+    rows = missing.unique().sort(keys, nulls_last=True).head(5).to_dicts()
     listed = "; ".join(describe(r) for r in rows)
     more = f" and {missing.height - len(rows)} more" if missing.height > len(rows) else ""
     if req.allow_missing_population:
