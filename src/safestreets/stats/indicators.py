@@ -586,98 +586,39 @@ def _populations(
         _age=age,
         _undefined=unknown_sex | unknown_age,
     )
-    if area_cols:
-        lookup = reqs.select(
-            *[pl.col(c) for c in area_cols],
-            *[
-                pl.lit(None, dtype=pl.String).alias(c)
-                for c in ("admin1", "admin2")
-                if c not in area_cols
-            ],
-            sex=pl.col("_sex"),
-            age_band=pl.col("_age"),
-            period_start=pl.col("period_start"),
-            period_end=pl.col("period_end"),
-        )
-        # An unknown area has no population (a null rate, not an error).
-        lookup = lookup.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in area_cols]))
-        got = pop.for_periods(table, lookup) if lookup.height else None
-        joined = reqs
-        if got is not None:
-            joined = reqs.join(
-                got.rename({"sex": "_sex", "age_band": "_age"}).select(
-                    *area_cols,
-                    "_sex",
-                    "_age",
-                    "period_start",
-                    "period_end",
-                    "population",
-                    "interpolated",
-                ),
-                on=[*area_cols, "_sex", "_age", "period_start", "period_end"],
-                how="left",
-                nulls_equal=True,
-            )
-        else:
-            joined = reqs.with_columns(
-                population=pl.lit(None, dtype=pl.Float64), interpolated=pl.lit(False)
-            )
-        missing = joined.filter(
-            pl.col("population").is_null()
-            & ~pl.col("_undefined")
-            & pl.all_horizontal([pl.col(c).is_not_null() for c in area_cols])
+    # Without an area in the table, the area of a period is every country with data in it:
+    # look up each country's population, then add them up per output row.
+    by_country = not area_cols
+    cols = area_cols or ["country"]
+    rows = reqs.join(period_countries, on=["period_start", "period_end"]) if by_country else reqs
+    # An unknown area has no population (an empty rate, not an error).
+    known = pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
+    lookup = rows.filter(known).select(
+        *cols,
+        *[pl.lit(None, dtype=pl.String).alias(c) for c in ("admin1", "admin2") if c not in cols],
+        sex=pl.col("_sex"),
+        age_band=pl.col("_age"),
+        period_start=pl.col("period_start"),
+        period_end=pl.col("period_end"),
+    )
+    on = [*cols, "_sex", "_age", "period_start", "period_end"]
+    if lookup.height:
+        got = pop.for_periods(table, lookup).rename({"sex": "_sex", "age_band": "_age"})
+        joined = rows.join(
+            got.select(*on, "population", "interpolated"), on=on, how="left", nulls_equal=True
         )
     else:
-        # No area asked: the area of a period is every country with data in it.
-        lookup = (
-            reqs.select("_sex", "_age", "period_start", "period_end")
-            .unique()
-            .join(period_countries, on=["period_start", "period_end"])
+        joined = rows.with_columns(
+            population=pl.lit(None, dtype=pl.Float64), interpolated=pl.lit(False)
         )
-        got = (
-            pop.for_periods(
-                table,
-                lookup.select(
-                    "country",
-                    admin1=pl.lit(None, dtype=pl.String),
-                    admin2=pl.lit(None, dtype=pl.String),
-                    sex=pl.col("_sex"),
-                    age_band=pl.col("_age"),
-                    period_start="period_start",
-                    period_end="period_end",
-                ),
-            )
-            if lookup.height
-            else None
+    missing = joined.filter(pl.col("population").is_null() & ~pl.col("_undefined") & known)
+    if by_country:
+        joined = joined.group_by(reqs.columns).agg(
+            population=pl.when(pl.col("population").null_count() == 0).then(
+                pl.col("population").sum()
+            ),
+            interpolated=pl.col("interpolated").any(),
         )
-        if got is None:
-            joined = reqs.with_columns(
-                population=pl.lit(None, dtype=pl.Float64), interpolated=pl.lit(False)
-            )
-            missing = joined.filter(~pl.col("_undefined"))
-        else:
-            lacking = got.filter(pl.col("population").is_null())
-            summed = got.group_by("sex", "age_band", "period_start", "period_end").agg(
-                population=pl.when(pl.col("population").null_count() == 0).then(
-                    pl.col("population").sum()
-                ),
-                interpolated=pl.col("interpolated").any(),
-            )
-            joined = reqs.join(
-                summed.rename({"sex": "_sex", "age_band": "_age"}),
-                on=["_sex", "_age", "period_start", "period_end"],
-                how="left",
-                nulls_equal=True,
-            )
-            missing = joined.filter(pl.col("population").is_null() & ~pl.col("_undefined"))
-            if missing.height:
-                # Name the countries that lack it, not the sum.
-                missing = lacking.rename({"sex": "_sex", "age_band": "_age"}).join(
-                    missing.select("_sex", "_age", "period_start", "period_end"),
-                    on=["_sex", "_age", "period_start", "period_end"],
-                    how="semi",
-                    nulls_equal=True,
-                )
     # Unknown sex or age has no population: an empty rate, not the all-ages one.
     joined = joined.with_columns(
         population=pl.when(pl.col("_undefined")).then(None).otherwise(pl.col("population"))
