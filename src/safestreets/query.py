@@ -61,9 +61,26 @@ class AggregateQuery:
         return (*self.dims, *extra)
 
 
+#: The dimensions a :class:`CountQuery` filters published counts by (ICCS codes aside).
+COUNT_DIMENSIONS: Final = (
+    "source",
+    "country",
+    "admin1",
+    "admin2",
+    "sex",
+    "age_band",
+    "weapon",
+    "place_type",
+    "context",
+)
+
+
 @dataclass(frozen=True)
 class CountQuery:
-    """Published counts to be read (filters only; the engine groups them)."""
+    """Published counts to be read (filters only; the engine groups them).
+
+    ``equals`` keys outside :data:`COUNT_DIMENSIONS` are ignored by every provider.
+    """
 
     iccs: tuple[str, ...] | None = None
     equals: dict[str, tuple[str | None, ...]] = field(default_factory=dict)

@@ -113,7 +113,8 @@ def victim_rows(incidents: pl.DataFrame, victims: pl.DataFrame) -> pl.DataFrame:
     return out.cast(VICTIM_ROW_SCHEMA)  # type: ignore[arg-type]
 
 
-def _is_in(col: pl.Expr, values: Sequence[str | None]) -> pl.Expr:
+def is_in(col: pl.Expr, values: Sequence[str | None]) -> pl.Expr:
+    """``col`` among ``values``, where a ``None`` among them matches null."""
     present = [v for v in values if v is not None]
     expr = col.is_in(present)
     if len(present) < len(values):
@@ -138,7 +139,7 @@ def aggregate_rows(rows: pl.DataFrame, q: AggregateQuery) -> pl.DataFrame:
     if q.iccs is not None:
         rows = rows.filter(iccs_match(pl.col("iccs_code"), q.iccs))
     for dim, values in q.equals.items():
-        rows = rows.filter(_is_in(pl.col(dim), values))
+        rows = rows.filter(is_in(pl.col(dim), values))
     lo = q.date_from or (date(q.year_from, 1, 1) if q.year_from else None)
     hi = q.date_to or (date(q.year_to, 12, 31) if q.year_to else None)
     if lo is not None:

@@ -133,13 +133,7 @@ def read_table(path: Path) -> pl.DataFrame:
     Raises:
         InputError: if the file is missing, empty, of another format or unreadable.
     """
-    if not path.exists():
-        raise InputError(f"{path}: no such file", hint="check the path")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a file", hint="give a file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path.name}: the file is empty", hint="check the export")
-    frame = read_whole(path, name="victim-list").drop(ROW)
+    frame = read_whole(path, name="victim-list").drop(ROW)  # checks missing and empty files
     renames = {c: c.strip().lstrip("\ufeff") for c in frame.columns}
     names = list(renames.values())
     if len(set(names)) != len(names):

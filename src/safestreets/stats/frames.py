@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from safestreets import records, schema
-from safestreets.query import AggregateQuery, CountQuery
+from safestreets.query import COUNT_DIMENSIONS, AggregateQuery, CountQuery
 
 
 @dataclass
@@ -52,11 +52,8 @@ class FrameData:
         if query.iccs is not None:
             c = c.filter(records.iccs_match(pl.col("iccs_code"), query.iccs))
         for dim, values in query.equals.items():
-            present = [v for v in values if v is not None]
-            expr = pl.col(dim).is_in(present)
-            if len(present) < len(values):
-                expr = expr | pl.col(dim).is_null()
-            c = c.filter(expr)
+            if dim in COUNT_DIMENSIONS:
+                c = c.filter(records.is_in(pl.col(dim), values))
         if query.year_from is not None:
             c = c.filter(pl.col("period_end").dt.year() >= query.year_from)
         if query.year_to is not None:

@@ -25,8 +25,9 @@ from typing import Protocol
 
 import polars as pl
 
+from safestreets import schema
 from safestreets.errors import InputError
-from safestreets.query import DIMENSIONS, AggregateQuery, CountQuery, Resolution
+from safestreets.query import COUNT_DIMENSIONS, DIMENSIONS, AggregateQuery, CountQuery, Resolution
 from safestreets.reference import geo
 from safestreets.stats import population as pop
 from safestreets.stats.catalogue import (
@@ -46,17 +47,6 @@ _ICCS_LEN = {1: 2, 2: 4, 3: 5, 4: 6}
 _DIRECT = ("sex", "age_band", "weapon", "place_type", "context", "source")
 #: Filters ``--where`` accepts (besides dimensions): ICCS codes and years.
 WHERE_KEYS = (*AREAS, *_DIRECT, "iccs_code", "year")
-_COUNT_DIMS = (
-    "country",
-    "admin1",
-    "admin2",
-    "sex",
-    "age_band",
-    "weapon",
-    "place_type",
-    "context",
-    "source",
-)
 
 
 class MissingPopulation(InputError):
@@ -363,7 +353,7 @@ def _note_imprecise(
 def _counts(
     ind: Indicator, plan: _Plan, req: Request, data: IndicatorData, notes: list[str]
 ) -> pl.DataFrame:
-    equals = {k: v for k, v in plan.equals.items() if k in _COUNT_DIMS}
+    equals = {k: v for k, v in plan.equals.items() if k in COUNT_DIMENSIONS}
     cq = CountQuery(
         iccs=plan.iccs,
         equals=equals,
@@ -414,23 +404,10 @@ def _area_level(counts: pl.DataFrame, plan: _Plan, notes: list[str]) -> pl.DataF
         .otherwise(0)
     )
     finest = 2 if "admin2" in plan.areas else 1 if "admin1" in plan.areas else 0
-    series = [
-        c
-        for c in (
-            "source",
-            "country",
-            "period_start",
-            "period_end",
-            "iccs_code",
-            "local_category",
-            "sex",
-            "age_band",
-            "weapon",
-            "place_type",
-            "context",
-        )
-        if c in counts.columns
-    ]
+    # A series is everything that identifies a published count except its area (and the
+    # period's label, which its dates already say).
+    not_series = ("admin1", "admin2", "period", "count", "batch_id")
+    series = [c for c in schema.COUNT if c not in not_series and c in counts.columns]
     c = counts.with_columns(_level=level)
     usable = c.filter(pl.col("_level") >= finest)
     dropped = c.height - usable.height

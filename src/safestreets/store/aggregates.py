@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from safestreets import records, schema
-from safestreets.query import DIMENSIONS, AggregateQuery, CountQuery
+from safestreets.query import COUNT_DIMENSIONS, DIMENSIONS, AggregateQuery, CountQuery
 from safestreets.store import rollup, tables
 
 #: Dimensions a filter on incidents can be pushed to SQL for (victim sex/age cannot).
@@ -274,22 +274,6 @@ def _read_raw(engine: Engine | Connection, q: AggregateQuery) -> pl.DataFrame:
     return records.aggregate_rows(rows, q)
 
 
-_COUNT_DIMS = (
-    "source",
-    "country",
-    "admin1",
-    "admin2",
-    "iccs_code",
-    "local_category",
-    "sex",
-    "age_band",
-    "weapon",
-    "place_type",
-    "context",
-    "unit",
-)
-
-
 def read_counts(
     engine: Engine | Connection,
     *,
@@ -304,7 +288,7 @@ def read_counts(
     if iccs is not None:
         where.append(_iccs_clause(t.c.iccs_code, iccs))
     for dim, values in (equals or {}).items():
-        if dim in _COUNT_DIMS:
+        if dim in COUNT_DIMENSIONS:
             where.append(_in(t.c[dim], values))
     if year_from is not None:
         where.append(t.c.period_end >= date(year_from, 1, 1))
