@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from safestreets import schema
 from safestreets.errors import InputError, ProfileError
-from safestreets.ingest.profiles import CsvOptions, Profile
+from safestreets.ingest.profiles import CsvOptions, Profile, profile_file
 from safestreets.ingest.readers import ROW, describe, iter_chunks, open_source
 from safestreets.reference import iccs
 from safestreets.reference.geo import normalise_name
@@ -255,17 +255,7 @@ def parse_count_profile(text: str, *, origin: str, path: Path | None = None) -> 
 
 def load_count_profile(name_or_path: str) -> CountProfile:
     """A built-in counts profile by name, or a counts-profile file by path."""
-    builtin = builtin_count_profiles()
-    if name_or_path in builtin:
-        path = builtin[name_or_path]
-    else:
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise ProfileError(
-                f"unknown counts profile {name_or_path!r}",
-                hint=f"built-in counts profiles: {', '.join(builtin) or 'none'}; or give the "
-                "path of a counts-profile YAML file",
-            )
+    path = profile_file(name_or_path, builtin_count_profiles(), "counts profile")
     return parse_count_profile(path.read_text(encoding="utf-8"), origin=name_or_path, path=path)
 
 

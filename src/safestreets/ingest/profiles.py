@@ -259,17 +259,25 @@ def parse_profile(text: str, *, origin: str, path: Path | None = None) -> Profil
     return profile
 
 
+def profile_file(name_or_path: str, builtin: dict[str, Path], kind: str = "profile") -> Path:
+    """The file of a built-in profile by name, or the given path (ProfileError otherwise).
+
+    ``kind`` names the sort of profile in the message ("profile", "counts profile").
+    """
+    if name_or_path in builtin:
+        return builtin[name_or_path]
+    path = Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(builtin) or "none"
+        raise ProfileError(
+            f"unknown {kind} {name_or_path!r}",
+            hint=f"built-in {kind}s: {known}; or give the path of a "
+            f"{kind.replace(' ', '-')} YAML file",
+        )
+    return path
+
+
 def load_profile(name_or_path: str) -> Profile:
     """A built-in profile by name, or a profile file by path."""
-    builtin = builtin_profiles()
-    if name_or_path in builtin:
-        path = builtin[name_or_path]
-    else:
-        path = Path(name_or_path)
-        if not path.is_file():
-            known = ", ".join(builtin) or "none"
-            raise ProfileError(
-                f"unknown profile {name_or_path!r}",
-                hint=f"built-in profiles: {known}; or give the path of a profile YAML file",
-            )
+    path = profile_file(name_or_path, builtin_profiles())
     return parse_profile(path.read_text(encoding="utf-8"), origin=str(name_or_path), path=path)
