@@ -49,7 +49,9 @@ class Aggregates:
 # --- writing -------------------------------------------------------------------------------
 
 
-def partial_rollups(incidents: pl.DataFrame, victims: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def partial_rollups(
+    incidents: pl.DataFrame, victims: pl.DataFrame, grains: Sequence[str] = tuple(rollup.GRAINS)
+) -> dict[str, pl.DataFrame]:
     """Rollups of one chunk of new incidents, per grain (to be summed over the batch)."""
     if incidents.is_empty():
         return {}
@@ -59,7 +61,7 @@ def partial_rollups(incidents: pl.DataFrame, victims: pl.DataFrame) -> dict[str,
     # them back into text for the database.
     text = [c for c, t in rows.schema.items() if t == pl.String]
     rows = rows.with_columns([pl.col(c).cast(pl.Categorical) for c in text])
-    return {g: rollup.aggregate(rows, g) for g in rollup.GRAINS}
+    return {g: rollup.aggregate(rows, g) for g in grains}
 
 
 def merge_rollups(
@@ -117,11 +119,10 @@ def rebuild_rollups(
                 select(*[vic_t.c[c] for c in schema.VICTIM]).where(vic_t.c.incident_id.in_(ids)),
                 schema.VICTIM,
             )
-            parts.append(partial_rollups(inc, vic))
+            parts.append(partial_rollups(inc, vic, chosen))
             total += inc.height
-        wanted = {rollup.table_name(g) for g in chosen}
         for name, frame in merge_rollups(parts, int(batch_id)).items():
-            if frame.height and name in wanted:
+            if frame.height:
                 conn.execute(insert(tables.metadata.tables[name]), frame.to_dicts())
     return total
 
