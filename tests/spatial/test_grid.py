@@ -268,6 +268,6 @@ def test_store_points_round_trip(store: Engine) -> None:
     assert pts["occurred_at"].dtype == pl.Datetime("us", "UTC")
     assert pts["iccs_code"].str.starts_with("04").all()
     ev, _ = events_from_incidents(pts)
-    grid, keep = make_grid(project(ev), cell_size=2000, area="SV")
+    _grid, keep = make_grid(project(ev), cell_size=2000, area="SV")
     assert keep.mean() > 0.95
     assert read_incident_points(store, countries=["GT"]).height == 0
