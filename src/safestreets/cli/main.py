@@ -49,6 +49,7 @@ def version() -> None:
 def _register_optional() -> None:
     # Command groups that live in their own modules; imported here so `--help` lists them.
     from safestreets.cli import demo as demo_cli
+    from safestreets.cli import hotspots as hotspots_cli
     from safestreets.cli import indicators as indicators_cli
     from safestreets.cli import reconcile as reconcile_cli
     from safestreets.cli import serve as serve_cli
@@ -60,6 +61,7 @@ def _register_optional() -> None:
     app.add_typer(stats_cli.population_app, name="population")
     app.add_typer(indicators_cli.indicators_app, name="indicators")
     app.command("reconcile")(reconcile_cli.reconcile)
+    app.add_typer(hotspots_cli.hotspots_app, name="hotspots")
 
 
 _register_optional()

@@ -1,0 +1,510 @@
+"""`safestreets hotspots`: grids, density, Gi*, emerging hotspots, near repeat, prediction.
+
+Every command reads incidents from the store (filters: country, admin unit, ICCS code at any
+level, dates, source) or a plain events file (``--events FILE``), projects them to a metric CRS
+(the UTM zone of the data unless ``--crs``), builds the grid (``--cell-size`` metres or
+``--h3`` resolution, masked to ``--area``) and writes what it computed: ``--out`` may be given
+several times, the format follows the suffix (``.geojson``, ``.csv``, ``.png``); ``--json``
+prints the result as JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import polars as pl
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from safestreets.cli._common import DatabaseOpt, console, err_console, ready_engine
+from safestreets.errors import InputError
+
+hotspots_app = typer.Typer(
+    help="Where crime concentrates, whether it repeats nearby, and where it will be next.",
+    no_args_is_help=True,
+)
+
+# -- options shared by every command ----------------------------------------------------------
+
+EventsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--events",
+        help="Events file (CSV or Parquet: occurred_at, lon, lat[, iccs_code, place_type]) "
+        "instead of the store.",
+    ),
+]
+CountryOpt = Annotated[
+    list[str] | None, typer.Option("--country", help="ISO country code (repeatable; store).")
+]
+Admin1Opt = Annotated[
+    list[str] | None, typer.Option("--admin1", help="Admin-1 code, e.g. GT-01 (store).")
+]
+Admin2Opt = Annotated[
+    list[str] | None, typer.Option("--admin2", help="Admin-2 national code (store).")
+]
+SourceOpt = Annotated[list[str] | None, typer.Option("--source", help="Source (store).")]
+IccsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--iccs", help="ICCS code at any level, e.g. 0401 (repeatable)."),
+]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="First date: YYYY, YYYY-MM, YYYY-MM-DD.")
+]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last date (inclusive).")]
+CrsOpt = Annotated[
+    str | None, typer.Option("--crs", help="Metric CRS, e.g. EPSG:32616 (default: UTM zone).")
+]
+CellOpt = Annotated[float, typer.Option("--cell-size", help="Square cell side in metres.")]
+H3Opt = Annotated[
+    int | None, typer.Option("--h3", help="Use H3 cells of this resolution instead of squares.")
+]
+AreaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--area", help="Study area: hull (default), a country code, or a GeoJSON polygon file."
+    ),
+]
+StrayOpt = Annotated[bool, typer.Option("--drop-stray", help="Leave out events far from the rest.")]
+MaxCellsOpt = Annotated[int, typer.Option("--max-cells", help="Refuse grids larger than this.")]
+OutOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--out", "-o", help="Write the result: .geojson, .csv or .png (repeatable)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+LangOpt = Annotated[str, typer.Option("--lang", help="Language of maps and texts: es or en.")]
+
+
+@dataclass
+class Inputs:
+    """The common options, gathered."""
+
+    events: Path | None
+    database: str | None
+    country: list[str]
+    admin1: list[str]
+    admin2: list[str]
+    source: list[str]
+    iccs: list[str]
+    date_from: date | None
+    date_to: date | None
+    crs: str | None
+    cell_size: float
+    h3: int | None
+    area: str | None
+    drop_stray: bool
+    max_cells: int
+
+
+def _inputs(
+    events: Path | None,
+    database: str | None,
+    country: list[str] | None,
+    admin1: list[str] | None,
+    admin2: list[str] | None,
+    source: list[str] | None,
+    iccs: list[str] | None,
+    date_from: str | None,
+    date_to: str | None,
+    crs: str | None,
+    cell_size: float,
+    h3: int | None,
+    area: str | None,
+    drop_stray: bool,
+    max_cells: int,
+) -> Inputs:
+    from safestreets.cli.indicators import parse_date
+
+    if events is not None and (country or admin1 or admin2 or source):
+        raise InputError(
+            "--country, --admin1, --admin2 and --source filter the store, not an events file",
+            hint="filter the file yourself, or load it with `safestreets ingest`",
+        )
+    return Inputs(
+        events=events,
+        database=database,
+        country=[c.upper() for c in country or []],
+        admin1=list(admin1 or []),
+        admin2=list(admin2 or []),
+        source=list(source or []),
+        iccs=list(iccs or []),
+        date_from=parse_date(date_from, end=False) if date_from else None,
+        date_to=parse_date(date_to, end=True) if date_to else None,
+        crs=crs,
+        cell_size=cell_size,
+        h3=h3,
+        area=area,
+        drop_stray=drop_stray,
+        max_cells=max_cells,
+    )
+
+
+def load_events(inp: Inputs) -> tuple[pl.DataFrame, list[str]]:
+    """The events of the file or the store, filtered, with notes on what was left out."""
+    from safestreets.spatial.events import events_from_incidents, filter_events, parse_events
+
+    notes: list[str] = []
+    if inp.events is not None:
+        from safestreets.ingest.readers import read_whole
+
+        read = parse_events(read_whole(inp.events, name="events"), what=str(inp.events))
+        if read.rejected.height:
+            notes.append(read.summary)
+        events = read.events
+    else:
+        from safestreets.store.events import read_incident_points
+
+        engine = ready_engine(inp.database)
+        points = read_incident_points(
+            engine,
+            countries=inp.country,
+            admin1=inp.admin1,
+            admin2=inp.admin2,
+            iccs=inp.iccs,
+            sources=inp.source,
+            date_from=inp.date_from,
+            date_to=inp.date_to,
+        )
+        events, more = events_from_incidents(points)
+        notes += more
+    events = filter_events(events, iccs=inp.iccs, date_from=inp.date_from, date_to=inp.date_to)
+    if events.is_empty():
+        raise InputError(
+            "no event matches the filters",
+            hint="check --iccs, --from/--to and --country, or the events file",
+        )
+    return events, notes
+
+
+def study_of(inp: Inputs) -> Any:
+    """Events on their grid (a :class:`safestreets.spatial.study.Study`)."""
+    from safestreets.spatial.study import prepare
+
+    events, notes = load_events(inp)
+    return prepare(
+        events,
+        crs=inp.crs,
+        cell_size=None if inp.h3 is not None else inp.cell_size,
+        h3_resolution=inp.h3,
+        area=inp.area,
+        drop_stray=inp.drop_stray,
+        max_cells=inp.max_cells,
+        notes=tuple(notes),
+    )
+
+
+# -- writing results --------------------------------------------------------------------------
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (np.floating, np.integer)):
+        return _jsonable(v.item())
+    if isinstance(v, (date,)):
+        return v.isoformat()
+    return v
+
+
+def frame_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (NaN and infinity become null)."""
+    return [{k: _jsonable(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+
+
+def print_json(payload: dict[str, Any]) -> None:
+    """JSON on stdout, without Rich markup or wrapping."""
+    typer.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+
+
+def write_cells(
+    study: Any,
+    frame: pl.DataFrame,
+    outs: list[Path] | None,
+    *,
+    value: str,
+    title: str,
+    lang: str,
+    highlight: np.ndarray | None = None,
+    categories: str | None = None,
+) -> list[Path]:
+    """Write a per-cell frame (grid order) to each ``--out`` by its suffix."""
+    from safestreets.spatial import output
+
+    written: list[Path] = []
+    for path in outs or []:
+        suffix = path.suffix.lower()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix in (".geojson", ".json"):
+            output.write_geojson(output.cells_geojson(study.grid, frame), path)
+        elif suffix == ".csv":
+            output.write_csv(study.grid, frame, path)
+        elif suffix == ".png":
+            if categories is not None:
+                output.map_png(
+                    study.grid,
+                    frame[categories].to_numpy(),
+                    path,
+                    title=title,
+                    legend_label=categories,
+                    categories=frame[categories].to_list(),
+                    lang=lang,
+                )
+            else:
+                output.map_png(
+                    study.grid,
+                    frame[value].to_numpy(),
+                    path,
+                    title=title,
+                    legend_label=value,
+                    highlight=highlight,
+                    lang=lang,
+                )
+        else:
+            raise InputError(
+                f"cannot write {path.name}: unknown format {suffix or '(none)'}",
+                hint="use .geojson, .csv or .png",
+            )
+        written.append(path)
+    return written
+
+
+def _say(text: str) -> None:
+    err_console.print(escape(text), highlight=False, soft_wrap=True)
+
+
+def _report(study: Any, written: list[Path], as_json: bool) -> None:
+    if as_json:
+        return
+    for note in study.notes:
+        _say(f"note: {note}")
+    for path in written:
+        _say(f"wrote {path}")
+
+
+def _lang(lang: str) -> str:
+    if lang not in ("es", "en"):
+        raise InputError(f"unknown language {lang!r}", hint="use --lang es or --lang en")
+    return lang
+
+
+def _study_meta(study: Any) -> dict[str, Any]:
+    g = study.grid
+    return {
+        "events": len(study.events),
+        "crs": g.crs.to_string(),
+        "grid": {
+            "kind": g.kind,
+            "cell_size_m": round(g.cell_size, 2),
+            "h3_resolution": g.resolution,
+            "cells": g.n,
+            "area": g.area_label,
+        },
+        "notes": list(study.notes),
+    }
+
+
+# -- grid -------------------------------------------------------------------------------------
+
+
+@hotspots_app.command("grid")
+def grid_cmd(
+    events: EventsOpt = None,
+    country: CountryOpt = None,
+    admin1: Admin1Opt = None,
+    admin2: Admin2Opt = None,
+    source: SourceOpt = None,
+    iccs: IccsOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    crs: CrsOpt = None,
+    cell_size: CellOpt = 250.0,
+    h3: H3Opt = None,
+    area: AreaOpt = None,
+    drop_stray: StrayOpt = False,
+    max_cells: MaxCellsOpt = 4_000_000,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+    database: DatabaseOpt = None,
+) -> None:
+    """Count events per cell and measure how concentrated they are."""
+    from safestreets.spatial.hotspots import concentration
+
+    lang = _lang(lang)
+    inp = _inputs(
+        events,
+        database,
+        country,
+        admin1,
+        admin2,
+        source,
+        iccs,
+        date_from,
+        date_to,
+        crs,
+        cell_size,
+        h3,
+        area,
+        drop_stray,
+        max_cells,
+    )
+    study = study_of(inp)
+    counts = study.counts()
+    frame = study.cell_frame().with_columns(count=pl.Series(counts).cast(pl.Int64))
+    conc = concentration(counts)
+    title = "Incidentes por celda" if lang == "es" else "Incidents per cell"
+    written = write_cells(study, frame, out, value="count", title=title, lang=lang)
+    summary = {**_study_meta(study), "concentration": _jsonable_dict(conc)}
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(
+            f"{len(study.events):,} events in {study.grid.n:,} cells "
+            f"({int((counts > 0).sum()):,} with at least one)"
+        )
+        _print_concentration(conc)
+    _report(study, written, as_json)
+
+
+def _jsonable_dict(obj: Any) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    data = asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else dict(obj)
+    return {k: _jsonable(v) for k, v in data.items()}
+
+
+def _print_concentration(conc: Any) -> None:
+    d = _jsonable_dict(conc)
+    parts = []
+    for key, label in (("share_25", "25%"), ("share_50", "50%")):
+        if d.get(key) is not None:
+            parts.append(f"{label} of events in {100 * d[key]:.1f}% of cells")
+    if d.get("gini") is not None:
+        parts.append(f"Gini {d['gini']:.3f}")
+    if parts:
+        console.print("; ".join(parts))
+
+
+# -- near repeat ------------------------------------------------------------------------------
+
+
+def _edges(text: str, what: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(
+            f"cannot read the {what} bands {text!r}", hint="give upper edges like 100,200,400"
+        ) from None
+
+
+@hotspots_app.command("nearrepeat")
+def nearrepeat_cmd(
+    events: EventsOpt = None,
+    country: CountryOpt = None,
+    admin1: Admin1Opt = None,
+    admin2: Admin2Opt = None,
+    source: SourceOpt = None,
+    iccs: IccsOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    crs: CrsOpt = None,
+    area: AreaOpt = None,
+    drop_stray: StrayOpt = False,
+    distances: Annotated[
+        str, typer.Option("--distances", help="Distance band upper edges in metres.")
+    ] = "100,200,400,800",
+    times: Annotated[
+        str, typer.Option("--times", help="Time band upper edges in days.")
+    ] = "7,14,21,28",
+    metric: Annotated[str, typer.Option("--metric", help="euclidean or manhattan.")] = "euclidean",
+    ties: Annotated[
+        str,
+        typer.Option(
+            "--ties", help="separate: own bands for same place / same day; include: first band."
+        ),
+    ] = "separate",
+    permutations: Annotated[int, typer.Option("--permutations")] = 999,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    database: DatabaseOpt = None,
+) -> None:
+    """Knox test of near repeats: do events cluster in space and time beyond chance?"""
+    from safestreets.spatial.nearrepeat import knox_test
+
+    inp = _inputs(
+        events,
+        database,
+        country,
+        admin1,
+        admin2,
+        source,
+        iccs,
+        date_from,
+        date_to,
+        crs,
+        250.0,
+        None,
+        area,
+        drop_stray,
+        4_000_000,
+    )
+    study = study_of(inp)
+    ev = study.events
+    result = knox_test(
+        ev.x,
+        ev.y,
+        ev.t,
+        distance_bands=_edges(distances, "distance"),
+        time_bands=_edges(times, "time"),
+        metric=metric,  # type: ignore[arg-type]
+        permutations=permutations,
+        seed=seed,
+        ties=ties,  # type: ignore[arg-type]
+    )
+    for path in out or []:
+        if path.suffix.lower() != ".csv":
+            raise InputError(f"cannot write {path.name}", hint="the Knox table is written as .csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result.table.write_csv(path)
+    notes = [*study.notes, *result.notes]
+    if as_json:
+        print_json(
+            {
+                "events": result.n_events,
+                "pairs": result.n_pairs,
+                "permutations": result.permutations,
+                "metric": result.metric,
+                "ties": result.ties,
+                "crs": study.grid.crs.to_string(),
+                "table": frame_records(result.table),
+                "notes": notes,
+            }
+        )
+        return
+    t = Table(title=f"Knox test: {result.n_events:,} events, {result.permutations} permutations")
+    for col in ("distance (m)", "time (days)", "observed", "expected", "ratio", "p"):
+        t.add_column(col, justify="right")
+    for r in result.table.iter_rows(named=True):
+        mark = " *" if r["significant"] else ""
+        ratio = "" if r["knox_ratio"] != r["knox_ratio"] else f"{r['knox_ratio']:.2f}"
+        t.add_row(
+            r["distance_band"],
+            r["time_band"],
+            f"{r['observed']:,}",
+            f"{r['expected']:,.1f}",
+            ratio + mark,
+            f"{r['p_value']:.3f}",
+        )
+    console.print(t)
+    for note in notes:
+        _say(f"note: {note}")
+    for path in out or []:
+        _say(f"wrote {path}")
