@@ -508,3 +508,256 @@ def nearrepeat_cmd(
         _say(f"note: {note}")
     for path in out or []:
         _say(f"wrote {path}")
+
+
+# -- prediction and backtest ------------------------------------------------------------------
+
+ModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--model", "-m", help="Model name (repeatable; default: all models)."),
+]
+LayerOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--layer",
+        help="Point layer (GeoJSON or CSV: markets, bus stops, ...) giving place features "
+        "to the models that use them (repeatable).",
+    ),
+]
+
+
+def _models(names: list[str] | None) -> list[Any]:
+    from safestreets.spatial.predict import available_models, make_model
+
+    chosen = names or list(available_models())
+    return [make_model(n) for n in chosen]
+
+
+def _history(study: Any, layers: list[Path] | None, radius: float | None = None) -> Any:
+    if not layers:
+        return study.history()
+    from safestreets.spatial.placerisk import place_features, read_layer
+
+    feats, names = place_features(study.grid, [read_layer(p) for p in layers], radius_m=radius)
+    return study.history(feats, tuple(names))
+
+
+@hotspots_app.command("models")
+def models_cmd() -> None:
+    """List the predictive models."""
+    from safestreets.spatial.predict import available_models
+
+    t = Table(title="Models")
+    t.add_column("name", no_wrap=True)
+    t.add_column("what")
+    for name, what in available_models().items():
+        t.add_row(name, what)
+    console.print(t)
+
+
+@hotspots_app.command("predict")
+def predict_cmd(
+    events: EventsOpt = None,
+    country: CountryOpt = None,
+    admin1: Admin1Opt = None,
+    admin2: Admin2Opt = None,
+    source: SourceOpt = None,
+    iccs: IccsOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    crs: CrsOpt = None,
+    cell_size: CellOpt = 250.0,
+    h3: H3Opt = None,
+    area: AreaOpt = None,
+    drop_stray: StrayOpt = False,
+    max_cells: MaxCellsOpt = 4_000_000,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name.")] = "combined",
+    cutoff: Annotated[
+        str | None,
+        typer.Option(
+            "--cutoff", help="Predict from this date (default: the day after the last event)."
+        ),
+    ] = None,
+    window_days: Annotated[float, typer.Option("--window-days", help="Days to predict.")] = 7.0,
+    coverage: Annotated[
+        float, typer.Option("--coverage", help="Mark the top cells covering this % of the area.")
+    ] = 5.0,
+    layer: LayerOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+    database: DatabaseOpt = None,
+) -> None:
+    """Predict a risk surface for the next window and mark the top cells."""
+    from safestreets.cli.indicators import parse_date
+    from safestreets.spatial.backtest import coverage_targets
+    from safestreets.spatial.events import day_of
+    from safestreets.spatial.predict import make_model
+
+    lang = _lang(lang)
+    inp = _inputs(
+        events,
+        database,
+        country,
+        admin1,
+        admin2,
+        source,
+        iccs,
+        date_from,
+        date_to,
+        crs,
+        cell_size,
+        h3,
+        area,
+        drop_stray,
+        max_cells,
+    )
+    if not 0 < coverage <= 100:
+        raise InputError("--coverage is a percentage of the area, above 0 and at most 100")
+    study = study_of(inp)
+    history = _history(study, layer)
+    start = (
+        day_of(parse_date(cutoff, end=False)) if cutoff else float(np.floor(history.t[-1])) + 1.0
+    )
+    fitted = make_model(model).fit(history, start)
+    risk = np.asarray(fitted.predict(start, start + window_days), dtype=np.float64)
+    area_m2, targets = coverage_targets(study.grid.area_m2, [coverage])
+    order = np.lexsort((np.arange(len(risk)), -risk))
+    covered = np.cumsum(area_m2[order]) <= targets[0] + 1e-9
+    top = np.zeros(len(risk), dtype=bool)
+    top[order[covered]] = True
+    rank = np.empty(len(risk), dtype=np.int64)
+    rank[order] = np.arange(1, len(risk) + 1)
+    frame = study.cell_frame().with_columns(
+        risk=pl.Series(risk), rank=pl.Series(rank), top=pl.Series(top)
+    )
+    title = (
+        f"Riesgo previsto ({model}), {window_days:g} días"
+        if lang == "es"
+        else f"Predicted risk ({model}), {window_days:g} days"
+    )
+    written = write_cells(study, frame, out, value="risk", title=title, lang=lang, highlight=top)
+    from datetime import timedelta
+
+    first = date(1970, 1, 1) + timedelta(days=int(start))
+    payload = {
+        **_study_meta(study),
+        "model": model,
+        "window": {"start": first.isoformat(), "days": window_days},
+        "expected_counts": bool(fitted.expected_counts),
+        "params": fitted.params,
+        "coverage_pct": coverage,
+        "top_cells": frame_records(
+            frame.filter(pl.col("top")).sort("rank").select("cell", "lon", "lat", "risk", "rank")
+        ),
+    }
+    if as_json:
+        print_json(payload)
+    else:
+        console.print(
+            f"{model}: risk for {window_days:g} days from {first.isoformat()}; "
+            f"{int(top.sum()):,} cells cover {coverage:g}% of the area"
+        )
+        t = Table(title="Top cells")
+        for col in ("rank", "cell", "lon", "lat", "risk"):
+            t.add_column(col, justify="right")
+        for r in payload["top_cells"][:15]:
+            t.add_row(
+                str(r["rank"]), r["cell"], f"{r['lon']:.5f}", f"{r['lat']:.5f}", f"{r['risk']:.4g}"
+            )
+        console.print(t)
+    _report(study, written, as_json)
+
+
+@hotspots_app.command("backtest")
+def backtest_cmd(
+    events: EventsOpt = None,
+    country: CountryOpt = None,
+    admin1: Admin1Opt = None,
+    admin2: Admin2Opt = None,
+    source: SourceOpt = None,
+    iccs: IccsOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    crs: CrsOpt = None,
+    cell_size: CellOpt = 250.0,
+    h3: H3Opt = None,
+    area: AreaOpt = None,
+    drop_stray: StrayOpt = False,
+    max_cells: MaxCellsOpt = 4_000_000,
+    model: ModelsOpt = None,
+    origins: Annotated[int, typer.Option("--origins", help="Number of windows.")] = 26,
+    window_days: Annotated[float, typer.Option("--window-days", help="Days per window.")] = 7.0,
+    coverages: Annotated[
+        str, typer.Option("--coverages", help="Coverage levels in % of the area.")
+    ] = "1,2,5,10,20",
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples.")] = 2000,
+    layer: LayerOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder for the report (Markdown + PNG).")
+    ] = None,
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+    database: DatabaseOpt = None,
+) -> None:
+    """Rolling-origin backtest of the models: hit rate, PAI and PEI against the baselines."""
+    from safestreets.spatial.backtest import backtest, write_report
+
+    lang = _lang(lang)
+    inp = _inputs(
+        events,
+        database,
+        country,
+        admin1,
+        admin2,
+        source,
+        iccs,
+        date_from,
+        date_to,
+        crs,
+        cell_size,
+        h3,
+        area,
+        drop_stray,
+        max_cells,
+    )
+    covs = _edges(coverages, "coverage")
+    study = study_of(inp)
+    history = _history(study, layer)
+    models = _models(model)
+    total = len(models) * origins
+    from safestreets.cli._common import progress_bar
+
+    with progress_bar("backtest", total, as_json) as tick:
+        result = backtest(
+            history,
+            models,
+            origins=origins,
+            window_days=window_days,
+            coverages=covs,
+            n_boot=n_boot,
+            progress=lambda done, _total, _label: tick(done),
+        )
+    written = write_report(result, out, lang=lang) if out is not None else []
+    if as_json:
+        payload = result.to_json()
+        payload["study"] = _study_meta(study)
+        print_json(payload)
+        return
+    table = result.table()
+    for name in table["model"].unique(maintain_order=True).to_list():
+        t = Table(title=name)
+        for col in ("coverage", "hit rate [95% CI]", "PAI", "PEI", "best"):
+            t.add_column(col, justify="right")
+        for r in table.filter(pl.col("model") == name).iter_rows(named=True):
+            t.add_row(
+                f"{r['coverage_pct']:g}%",
+                f"{r['hit_rate_mean']:.3f} [{r['hit_rate_lo']:.3f}, {r['hit_rate_hi']:.3f}]",
+                f"{r['pai_mean']:.2f}",
+                f"{r['pei_mean']:.2f}",
+                f"{r['best_hit_rate_mean']:.3f}",
+            )
+        console.print(t)
+    for line in result.verdicts(lang):
+        console.print(escape(line), highlight=False)
+    _report(study, written, as_json)

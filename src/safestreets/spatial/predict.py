@@ -143,6 +143,13 @@ class SurfaceFit:
         return self.surface.copy()
 
 
+def _floored(counts: FloatArray) -> FloatArray:
+    # One pseudo-event spread evenly over all cells: the ranking (and so every hit rate) is
+    # unchanged, but a cell without history no longer gets an expected count of exactly 0,
+    # which would make the Poisson log-likelihood of the baselines -inf on any real data.
+    return counts + 1.0 / max(len(counts), 1)
+
+
 @dataclass
 class AllHistory:
     """Naive baseline (a): the count of all events before the cutoff in each cell.
@@ -158,7 +165,7 @@ class AllHistory:
         if len(past) == 0:
             raise InputError("no event before the cutoff to learn from")
         span = max(cutoff - float(past.t[0]), 1.0)
-        rate = past.counts() / span
+        rate = _floored(past.counts()) / span
         return SurfaceFit(
             rate, expected_counts=True, scale_by_length=True, params={"days": round(span, 1)}
         )
@@ -178,7 +185,7 @@ class RecentWeeks:
     def fit(self, history: History, cutoff: float) -> Fitted:
         """Average daily count per cell over the last ``weeks`` weeks."""
         days = 7.0 * self.weeks
-        rate = history.counts(cutoff - days, cutoff) / days
+        rate = _floored(history.counts(cutoff - days, cutoff)) / days
         return SurfaceFit(
             rate, expected_counts=True, scale_by_length=True, params={"weeks": self.weeks}
         )
