@@ -761,3 +761,243 @@ def backtest_cmd(
     for line in result.verdicts(lang):
         console.print(escape(line), highlight=False)
     _report(study, written, as_json)
+
+
+# -- Gi* and emerging hotspots ----------------------------------------------------------------
+
+#: Above this many cells "auto" inference is analytic: with FDR over tens of thousands of cells
+#: the smallest p-value 999 permutations can give (0.001) is rarely small enough to survive.
+AUTO_PERMUTATION_CELLS = 20_000
+
+PermOpt = Annotated[
+    str,
+    typer.Option(
+        "--permutations",
+        help="Permutations for the p-values: a number (0 = analytic) or auto "
+        f"(999 up to {AUTO_PERMUTATION_CELLS:,} cells, analytic above).",
+    ),
+]
+FdrOpt = Annotated[
+    bool, typer.Option("--fdr/--no-fdr", help="Control the false discovery rate (BH).")
+]
+AlphaOpt = Annotated[float, typer.Option("--alpha", help="Significance level.")]
+ContOpt = Annotated[str, typer.Option("--contiguity", help="queen or rook (square grids).")]
+
+
+def _permutations(text: str, cells: int) -> tuple[int, str | None]:
+    if text.strip().lower() == "auto":
+        if cells <= AUTO_PERMUTATION_CELLS:
+            return 999, None
+        return 0, (
+            f"analytic p-values: {cells:,} cells is above {AUTO_PERMUTATION_CELLS:,}, where "
+            "999 permutations cannot reach p-values small enough to survive the FDR control "
+            "(ask for --permutations 9999 to use them anyway)"
+        )
+    try:
+        n = int(text)
+    except ValueError:
+        raise InputError(f"--permutations must be a number or auto, not {text!r}") from None
+    return n, None
+
+
+@hotspots_app.command("gistar")
+def gistar_cmd(
+    events: EventsOpt = None,
+    country: CountryOpt = None,
+    admin1: Admin1Opt = None,
+    admin2: Admin2Opt = None,
+    source: SourceOpt = None,
+    iccs: IccsOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    crs: CrsOpt = None,
+    cell_size: CellOpt = 250.0,
+    h3: H3Opt = None,
+    area: AreaOpt = None,
+    drop_stray: StrayOpt = False,
+    max_cells: MaxCellsOpt = 4_000_000,
+    permutations: PermOpt = "auto",
+    fdr: FdrOpt = True,
+    alpha: AlphaOpt = 0.05,
+    contiguity: ContOpt = "queen",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+    database: DatabaseOpt = None,
+) -> None:
+    """Getis-Ord Gi* hot and cold spots with false-discovery-rate control."""
+    from safestreets.spatial.hotspots import gistar
+
+    lang = _lang(lang)
+    inp = _inputs(
+        events,
+        database,
+        country,
+        admin1,
+        admin2,
+        source,
+        iccs,
+        date_from,
+        date_to,
+        crs,
+        cell_size,
+        h3,
+        area,
+        drop_stray,
+        max_cells,
+    )
+    study = study_of(inp)
+    perms, why = _permutations(permutations, study.grid.n)
+    result = gistar(
+        study.grid,
+        study.counts(),
+        permutations=perms,
+        alpha=alpha,
+        fdr=fdr,
+        contiguity=contiguity,  # type: ignore[arg-type]
+        seed=seed,
+    )
+    base = study.cell_frame()
+    frame = pl.concat([base, result.table.drop("cell")], how="horizontal")
+    notes = [*([why] if why else []), *result.notes]
+    title = "Puntos calientes (Gi*)" if lang == "es" else "Hot spots (Gi*)"
+    written = write_cells(
+        study,
+        frame,
+        out,
+        value="gi_z",
+        title=title,
+        lang=lang,
+        highlight=(frame["class"] == "hot").to_numpy(),
+    )
+    counts = frame["class"].value_counts().sort("class")
+    summary = {
+        **_study_meta(study),
+        "inference": result.inference,
+        "permutations": result.permutations,
+        "fdr": result.fdr,
+        "alpha": result.alpha,
+        "classes": dict(counts.iter_rows()),
+        "notes": [*study.notes, *notes],
+        "hot_cells": frame_records(
+            frame.filter(pl.col("class") == "hot")
+            .sort("gi_z", descending=True)
+            .select("cell", "lon", "lat", "count", "gi_z", "p_value", "q_value", "confidence")
+        ),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"Gi* ({result.inference}{', FDR' if result.fdr else ''}): "
+        + ", ".join(f"{n:,} {c}" for c, n in counts.iter_rows())
+    )
+    for note in notes:
+        _say(f"note: {note}")
+    _report(study, written, as_json)
+
+
+@hotspots_app.command("emerging")
+def emerging_cmd(
+    events: EventsOpt = None,
+    country: CountryOpt = None,
+    admin1: Admin1Opt = None,
+    admin2: Admin2Opt = None,
+    source: SourceOpt = None,
+    iccs: IccsOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    crs: CrsOpt = None,
+    cell_size: CellOpt = 250.0,
+    h3: H3Opt = None,
+    area: AreaOpt = None,
+    drop_stray: StrayOpt = False,
+    max_cells: MaxCellsOpt = 4_000_000,
+    slice_days: Annotated[
+        float, typer.Option("--slice-days", help="Length of each time slice in days.")
+    ] = 28.0,
+    permutations: Annotated[
+        int, typer.Option("--permutations", help="Per slice (0 = analytic).")
+    ] = 0,
+    fdr: FdrOpt = True,
+    alpha: AlphaOpt = 0.05,
+    contiguity: ContOpt = "queen",
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+    database: DatabaseOpt = None,
+) -> None:
+    """Emerging hot spots: Gi* per time slice and a Mann-Kendall trend per cell."""
+    from safestreets.spatial.hotspots import emerging_hotspots
+
+    lang = _lang(lang)
+    inp = _inputs(
+        events,
+        database,
+        country,
+        admin1,
+        admin2,
+        source,
+        iccs,
+        date_from,
+        date_to,
+        crs,
+        cell_size,
+        h3,
+        area,
+        drop_stray,
+        max_cells,
+    )
+    study = study_of(inp)
+    result = emerging_hotspots(
+        study.grid,
+        study.cells,
+        study.events.t,
+        slice_days=slice_days,
+        permutations=permutations,
+        alpha=alpha,
+        fdr=fdr,
+        contiguity=contiguity,  # type: ignore[arg-type]
+    )
+    frame = pl.concat([study.cell_frame(), result.table.drop("cell")], how="horizontal")
+    title = "Puntos calientes emergentes" if lang == "es" else "Emerging hot spots"
+    written = write_cells(
+        study, frame, out, value="final_z", title=title, lang=lang, categories="category"
+    )
+    cats = (
+        frame.filter(pl.col("category") != "no pattern")["category"]
+        .value_counts()
+        .sort("count", descending=True)
+    )
+    summary = {
+        **_study_meta(study),
+        "slices": len(result.slice_start),
+        "slice_days": result.slice_days,
+        "categories": dict(cats.iter_rows()),
+        "notes": [*study.notes, *result.notes],
+        "cells": frame_records(
+            frame.filter(pl.col("category") != "no pattern").select(
+                "cell",
+                "lon",
+                "lat",
+                "events",
+                "n_hot_slices",
+                "n_slices",
+                "mk_z",
+                "mk_p",
+                "trend",
+                "category",
+            )
+        ),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"{len(result.slice_start)} slices of {result.slice_days:g} days; "
+        + (", ".join(f"{n:,} {c}" for c, n in cats.iter_rows()) or "no pattern anywhere")
+    )
+    for note in result.notes:
+        _say(f"note: {note}")
+    _report(study, written, as_json)
