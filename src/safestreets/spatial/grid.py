@@ -201,11 +201,11 @@ class Grid:
         if self.kind == "h3":
             import h3
 
-            polys = []
-            for c in self.index.tolist():
-                ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(h3.int_to_str(c))]
-                polys.append(shapely.Polygon(ring))
-            return polys
+            rings = [h3.cell_to_boundary(h3.int_to_str(c)) for c in self.index.tolist()]
+            if all(len(r) == 6 for r in rings):  # one vectorised call (no pentagon here)
+                arr = np.asarray(rings, dtype=np.float64)[:, :, ::-1]
+                return list(shapely.polygons(arr))
+            return [shapely.Polygon([(lng, lat) for lat, lng in r]) for r in rings]
         h = self.cell_size / 2.0
         xs = np.column_stack([self.cx - h, self.cx + h, self.cx + h, self.cx - h])
         ys = np.column_stack([self.cy - h, self.cy - h, self.cy + h, self.cy + h])
