@@ -238,13 +238,15 @@ def write_cells(
     from safestreets.spatial import output
 
     written: list[Path] = []
+    # The writers add the cell label and centre themselves.
+    data = frame.drop([c for c in output.ADDED_COLUMNS if c in frame.columns])
     for path in outs or []:
         suffix = path.suffix.lower()
         path.parent.mkdir(parents=True, exist_ok=True)
         if suffix in (".geojson", ".json"):
-            output.write_geojson(output.cells_geojson(study.grid, frame), path)
+            output.write_geojson(output.cells_geojson(study.grid, data), path)
         elif suffix == ".csv":
-            output.write_csv(study.grid, frame, path)
+            output.write_csv(study.grid, data, path)
         elif suffix == ".png":
             if categories is not None:
                 output.map_png(
@@ -997,6 +999,106 @@ def emerging_cmd(
     console.print(
         f"{len(result.slice_start)} slices of {result.slice_days:g} days; "
         + (", ".join(f"{n:,} {c}" for c, n in cats.iter_rows()) or "no pattern anywhere")
+    )
+    for note in result.notes:
+        _say(f"note: {note}")
+    _report(study, written, as_json)
+
+
+# -- kernel density ---------------------------------------------------------------------------
+
+
+@hotspots_app.command("kde")
+def kde_cmd(
+    events: EventsOpt = None,
+    country: CountryOpt = None,
+    admin1: Admin1Opt = None,
+    admin2: Admin2Opt = None,
+    source: SourceOpt = None,
+    iccs: IccsOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    crs: CrsOpt = None,
+    cell_size: CellOpt = 100.0,
+    h3: H3Opt = None,
+    area: AreaOpt = None,
+    drop_stray: StrayOpt = False,
+    max_cells: MaxCellsOpt = 4_000_000,
+    kernel: Annotated[str, typer.Option("--kernel", help="quartic or gaussian.")] = "quartic",
+    bandwidth: Annotated[
+        float | None,
+        typer.Option(
+            "--bandwidth",
+            help="Metres (quartic: radius; gaussian: sigma). Default: normal-reference rule.",
+        ),
+    ] = None,
+    adaptive: Annotated[
+        bool, typer.Option("--adaptive", help="Narrower kernels where events are dense.")
+    ] = False,
+    k_neighbours: Annotated[
+        int, typer.Option("--k-neighbours", help="Neighbour used for adaptive bandwidths.")
+    ] = 10,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+    database: DatabaseOpt = None,
+) -> None:
+    """Kernel density of events (events per km²), by convolution on the grid."""
+    from safestreets.spatial.kde import kde
+
+    lang = _lang(lang)
+    inp = _inputs(
+        events,
+        database,
+        country,
+        admin1,
+        admin2,
+        source,
+        iccs,
+        date_from,
+        date_to,
+        crs,
+        cell_size,
+        h3,
+        area,
+        drop_stray,
+        max_cells,
+    )
+    study = study_of(inp)
+    result = kde(
+        study.grid,
+        study.events,
+        bandwidth_m=bandwidth,
+        kernel=kernel,
+        adaptive=adaptive,
+        k_neighbours=k_neighbours,
+    )
+    frame = study.cell_frame().with_columns(
+        density_per_km2=pl.Series(result.density), expected=pl.Series(result.expected)
+    )
+    title = (
+        f"Densidad de incidentes (kernel {kernel}, {result.bandwidth_m:,.0f} m)"
+        if lang == "es"
+        else f"Incident density ({kernel} kernel, {result.bandwidth_m:,.0f} m)"
+    )
+    written = write_cells(study, frame, out, value="density_per_km2", title=title, lang=lang)
+    summary = {
+        **_study_meta(study),
+        "kernel": result.kernel,
+        "bandwidth_m": result.bandwidth_m,
+        "bandwidth_rule": result.bandwidth_rule,
+        "adaptive": result.adaptive,
+        "unit": result.unit,
+        "max_density_per_km2": float(np.max(result.density)) if len(result.density) else None,
+        "notes": [*study.notes, *result.notes],
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"{kernel} kernel, bandwidth {result.bandwidth_m:,.0f} m ({result.bandwidth_rule})"
+        f"{', adaptive' if adaptive else ''}; peak {summary['max_density_per_km2']:,.1f} "
+        f"events per km²"
     )
     for note in result.notes:
         _say(f"note: {note}")
