@@ -249,13 +249,18 @@ def write_cells(
             output.write_csv(study.grid, data, path)
         elif suffix == ".png":
             if categories is not None:
+                # Cells without a pattern stay blank; the legend lists the categories present.
+                vals = frame[categories].replace("no pattern", None)
+                present = vals.drop_nulls().unique(maintain_order=True).to_list()
+                order = [c for c in _category_order() if c in present]
+                order += [c for c in present if c not in order]
                 output.map_png(
                     study.grid,
-                    frame[categories].to_numpy(),
+                    vals.to_numpy(),
                     path,
                     title=title,
                     legend_label=categories,
-                    categories=frame[categories].to_list(),
+                    categories=order,
                     lang=lang,
                 )
             else:
@@ -275,6 +280,12 @@ def write_cells(
             )
         written.append(path)
     return written
+
+
+def _category_order() -> list[str]:
+    from safestreets.spatial.hotspots import CATEGORIES
+
+    return list(CATEGORIES)
 
 
 def _say(text: str) -> None:
