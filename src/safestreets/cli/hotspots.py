@@ -778,16 +778,19 @@ def backtest_cmd(
 
 # -- Gi* and emerging hotspots ----------------------------------------------------------------
 
-#: Above this many cells "auto" inference is analytic: with FDR over tens of thousands of cells
-#: the smallest p-value 999 permutations can give (0.001) is rarely small enough to survive.
-AUTO_PERMUTATION_CELLS = 20_000
+#: "auto" permutations: with FDR over n cells a cluster of CLUSTER_CELLS cells can only be
+#: significant if the smallest permutation p-value, 1/(P+1) (two-sided: 2/(P+1)), is below
+#: alpha * CLUSTER_CELLS / n; above PERMUTATION_BUDGET cell-permutations (a few seconds) the
+#: p-values are analytic instead.
+CLUSTER_CELLS = 5
+PERMUTATION_BUDGET = 150_000_000
 
 PermOpt = Annotated[
     str,
     typer.Option(
         "--permutations",
-        help="Permutations for the p-values: a number (0 = analytic) or auto "
-        f"(999 up to {AUTO_PERMUTATION_CELLS:,} cells, analytic above).",
+        help="Permutations for the p-values: a number (0 = analytic) or auto (enough for the "
+        "FDR control to reach a 5-cell cluster, analytic when that would take too long).",
     ),
 ]
 FdrOpt = Annotated[
@@ -797,20 +800,22 @@ AlphaOpt = Annotated[float, typer.Option("--alpha", help="Significance level.")]
 ContOpt = Annotated[str, typer.Option("--contiguity", help="queen or rook (square grids).")]
 
 
-def _permutations(text: str, cells: int) -> tuple[int, str | None]:
-    if text.strip().lower() == "auto":
-        if cells <= AUTO_PERMUTATION_CELLS:
-            return 999, None
-        return 0, (
-            f"analytic p-values: {cells:,} cells is above {AUTO_PERMUTATION_CELLS:,}, where "
-            "999 permutations cannot reach p-values small enough to survive the FDR control "
-            "(ask for --permutations 9999 to use them anyway)"
-        )
-    try:
-        n = int(text)
-    except ValueError:
-        raise InputError(f"--permutations must be a number or auto, not {text!r}") from None
-    return n, None
+def _permutations(text: str, cells: int, alpha: float, fdr: bool) -> tuple[int, str | None]:
+    if text.strip().lower() != "auto":
+        try:
+            return int(text), None
+        except ValueError:
+            raise InputError(f"--permutations must be a number or auto, not {text!r}") from None
+    if not fdr:
+        return 999, None
+    need = max(999, math.ceil(2 * cells / (alpha * CLUSTER_CELLS)))
+    if need * cells <= PERMUTATION_BUDGET:
+        return need, None
+    return 0, (
+        f"analytic p-values: with FDR over {cells:,} cells permutation p-values would need "
+        f"{need:,} permutations to reach a cluster of {CLUSTER_CELLS} cells (give "
+        "--permutations N to use them anyway)"
+    )
 
 
 @hotspots_app.command("gistar")
@@ -861,7 +866,7 @@ def gistar_cmd(
         max_cells,
     )
     study = study_of(inp)
-    perms, why = _permutations(permutations, study.grid.n)
+    perms, why = _permutations(permutations, study.grid.n, alpha, fdr)
     result = gistar(
         study.grid,
         study.counts(),
@@ -1112,5 +1117,129 @@ def kde_cmd(
         f"events per km²"
     )
     for note in result.notes:
+        _say(f"note: {note}")
+    _report(study, written, as_json)
+
+
+# -- risk around places -----------------------------------------------------------------------
+
+
+@hotspots_app.command("placerisk")
+def placerisk_cmd(
+    events: EventsOpt = None,
+    country: CountryOpt = None,
+    admin1: Admin1Opt = None,
+    admin2: Admin2Opt = None,
+    source: SourceOpt = None,
+    iccs: IccsOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    crs: CrsOpt = None,
+    cell_size: CellOpt = 250.0,
+    h3: H3Opt = None,
+    area: AreaOpt = None,
+    drop_stray: StrayOpt = False,
+    max_cells: MaxCellsOpt = 4_000_000,
+    layer: LayerOpt = None,
+    layers: Annotated[
+        Path | None,
+        typer.Option("--layers", help="Folder of point layers (every .geojson and .csv in it)."),
+    ] = None,
+    model: Annotated[str, typer.Option("--model", help="negbin or poisson.")] = "negbin",
+    radius: Annotated[
+        float | None,
+        typer.Option(
+            "--radius", help="Radius of influence in metres (default: 1.5 cells, min 250)."
+        ),
+    ] = None,
+    terms: Annotated[
+        str,
+        typer.Option(
+            "--terms",
+            help="within (cell within the radius of a feature), count (features within the "
+            "radius) or log_distance.",
+        ),
+    ] = "within",
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+    database: DatabaseOpt = None,
+) -> None:
+    """Risk around places: relative risk near markets, bus stops, bars... (risk terrain)."""
+    from safestreets.spatial.placerisk import layers_from_dir, place_risk, read_layer
+
+    lang = _lang(lang)
+    if not layer and layers is None:
+        raise InputError(
+            "no place layer given",
+            hint="give --layer FILE (repeatable) or --layers FOLDER; `safestreets demo` writes "
+            "demo layers to <data dir>/demo/layers",
+        )
+    inp = _inputs(
+        events,
+        database,
+        country,
+        admin1,
+        admin2,
+        source,
+        iccs,
+        date_from,
+        date_to,
+        crs,
+        cell_size,
+        h3,
+        area,
+        drop_stray,
+        max_cells,
+    )
+    places = [read_layer(p) for p in layer or []]
+    if layers is not None:
+        places += layers_from_dir(layers)
+    study = study_of(inp)
+    result = place_risk(
+        study.grid,
+        study.counts(),
+        places,
+        model=model,  # type: ignore[arg-type]
+        radius_m=radius,
+        terms=terms,  # type: ignore[arg-type]
+    )
+    frame = study.cell_frame().with_columns(
+        count=pl.Series(study.counts()),
+        relative_risk=pl.Series(result.surface),
+        expected=pl.Series(result.expected),
+    )
+    title = "Riesgo relativo por lugares" if lang == "es" else "Relative risk from places"
+    written = write_cells(study, frame, out, value="relative_risk", title=title, lang=lang)
+    layer_notes = [n for lay in places for n in lay.notes]
+    summary = {
+        **_study_meta(study),
+        "model": result.model,
+        "terms": result.terms,
+        "radius_m": result.radius_m,
+        "alpha": result.alpha,
+        "overdispersion_p": result.overdispersion_p,
+        "aic": result.aic,
+        "deviance_explained": result.deviance_explained,
+        "relative_risks": frame_records(result.table),
+        "notes": [*study.notes, *layer_notes, *result.notes],
+    }
+    if as_json:
+        print_json(summary)
+        return
+    t = Table(title=f"Relative risk ({result.model}, {result.terms})")
+    for col in ("layer", "term", "RR [95% CI]", "p", "features", "cells exposed"):
+        t.add_column(col, justify="right")
+    for r in result.table.iter_rows(named=True):
+        t.add_row(
+            r["layer"],
+            r["feature"],
+            f"{r['relative_risk']:.2f} [{r['rr_lo']:.2f}, {r['rr_hi']:.2f}]",
+            f"{r['p_value']:.3g}",
+            "" if r["n_features"] is None else f"{r['n_features']:,}",
+            f"{r['cells_exposed']:,}",
+        )
+    console.print(t)
+    for note in [*layer_notes, *result.notes]:
         _say(f"note: {note}")
     _report(study, written, as_json)

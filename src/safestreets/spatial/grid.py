@@ -353,7 +353,10 @@ def make_grid(
         raise InputError("an H3 resolution is between 0 and 15")
     notes: list[str] = []
     polygon_ll, label = read_area(area)
+    # A coordinate far outside the projection's zone (a stray 0, 0 in UTM 15N) projects to
+    # infinity: it is as stray as any other.
     keep = np.isfinite(events.x) & np.isfinite(events.y)
+    unprojectable = ~keep
     to_crs = Transformer.from_crs(4326, events.crs, always_xy=True)
     if polygon_ll is not None:
         poly = shapely.transform(polygon_ll, lambda c: np.column_stack(to_crs.transform(*c.T)))
@@ -368,7 +371,8 @@ def make_grid(
                 hint="check the area and the coordinates (lon, lat in WGS 84)",
             )
     else:
-        stray = stray_events(events.x, events.y) & keep
+        stray = unprojectable.copy()
+        stray[keep] = stray_events(events.x[keep], events.y[keep])
         if stray.any():
             k = int(np.argmax(stray))
             lon = float(events.frame["lon"][k])
