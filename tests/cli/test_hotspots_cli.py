@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 import pytest
 from sqlalchemy import Engine
+from tests.cli.test_indicators_cli import cli_url
 
 from safestreets.cli.main import main
 
@@ -273,7 +274,7 @@ def test_store_input_with_filters(capsys: pytest.CaptureFixture[str], store: Eng
         for c in generate_region(seed=4, incidents=6000, years=1, countries=["GT", "SV"])
     )
     load_canonical(chunks, store, source="SYNTHETIC-DEMO", label="t", synthetic=True)
-    url = store.url.render_as_string(hide_password=False)
+    url = cli_url(store)
     out = run_json(
         capsys,
         "grid",
