@@ -263,6 +263,9 @@ def test_user_errors_are_one_line(
     assert code == 2 and "filter the store" in err
     code, _, err = run(capsys, "grid", "--events", str(events_file), "-o", str(tmp_path / "x.shp"))
     assert code == 2 and "unknown format" in err
+    # A mistyped option is a usage error, not a traceback (Typer ships its own click).
+    code, _, err = run(capsys, "predict", "--layers", "x")
+    assert code == 2 and "No such option" in err and "Traceback" not in err
 
 
 def test_store_input_with_filters(capsys: pytest.CaptureFixture[str], store: Engine) -> None:

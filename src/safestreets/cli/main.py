@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import typer
@@ -67,6 +68,24 @@ def _register_optional() -> None:
 _register_optional()
 
 
+def _click_classes(name: str) -> tuple[type[BaseException], ...]:
+    # Recent Typer versions ship their own copy of click (typer._click): its exceptions are
+    # not click's, so catch both or a mistyped option ends in a traceback.
+    classes: list[type[BaseException]] = [getattr(click.exceptions, name)]
+    try:
+        from typer import _click as vendored
+
+        classes.append(getattr(vendored.exceptions, name))
+    except (ImportError, AttributeError):
+        pass
+    return tuple(classes)
+
+
+_EXIT: Any = _click_classes("Exit")
+_ABORT: Any = _click_classes("Abort")
+_CLICK_ERRORS: Any = _click_classes("ClickException")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one line and a hint and exit 2; no tracebacks."""
     try:
@@ -80,12 +99,12 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except _ABORT:
         err_console.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
+    except _CLICK_ERRORS as exc:  # usage errors: unknown option, bad value
         exc.show()
         sys.exit(2)
     except KeyboardInterrupt:
