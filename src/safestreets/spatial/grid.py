@@ -299,6 +299,20 @@ def stray_events(x: FloatArray, y: FloatArray) -> BoolArray:
     return out
 
 
+def _hull(x: FloatArray, y: FloatArray) -> BaseGeometry:
+    """Convex hull of the points (Qhull directly: a million shapely points cost
+    more than the rest of the grid)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    pts = np.column_stack([x, y])
+    if len(pts) >= 3:
+        try:
+            return shapely.Polygon(pts[ConvexHull(pts).vertices])
+        except QhullError:  # all points on a line
+            pass
+    return shapely.convex_hull(shapely.multipoints(pts))
+
+
 def _h3_cells(lon: FloatArray, lat: FloatArray, resolution: int) -> IntArray:
     import h3
 
@@ -391,8 +405,7 @@ def make_grid(
             keep &= ~stray
         if not keep.any():
             raise InputError("no event with usable coordinates")
-        pts = shapely.multipoints(np.column_stack([events.x[keep], events.y[keep]]))
-        poly = shapely.convex_hull(pts)
+        poly = _hull(events.x[keep], events.y[keep])
     if h3_resolution is not None:
         grid = _h3_grid(events, keep, poly, polygon_ll, h3_resolution, max_cells, label)
     else:
