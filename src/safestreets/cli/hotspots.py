@@ -232,6 +232,7 @@ def write_cells(
     title: str,
     lang: str,
     highlight: np.ndarray | None = None,
+    highlight_label: str | None = None,
     categories: str | None = None,
 ) -> list[Path]:
     """Write a per-cell frame (grid order) to each ``--out`` by its suffix."""
@@ -271,6 +272,7 @@ def write_cells(
                     title=title,
                     legend_label=value,
                     highlight=highlight,
+                    highlight_label=highlight_label,
                     lang=lang,
                 )
         else:
@@ -649,7 +651,20 @@ def predict_cmd(
         if lang == "es"
         else f"Predicted risk ({model}), {window_days:g} days"
     )
-    written = write_cells(study, frame, out, value="risk", title=title, lang=lang, highlight=top)
+    written = write_cells(
+        study,
+        frame,
+        out,
+        value="risk",
+        title=title,
+        lang=lang,
+        highlight=top,
+        highlight_label=(
+            f"{coverage:g} % del área con más riesgo"
+            if lang == "es"
+            else f"top {coverage:g}% of the area"
+        ),
+    )
     from datetime import timedelta
 
     first = date(1970, 1, 1) + timedelta(days=int(start))
@@ -888,6 +903,7 @@ def gistar_cmd(
         title=title,
         lang=lang,
         highlight=(frame["class"] == "hot").to_numpy(),
+        highlight_label="punto caliente significativo" if lang == "es" else "significant hot spot",
     )
     counts = frame["class"].value_counts().sort("class")
     summary = {
