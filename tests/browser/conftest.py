@@ -129,7 +129,7 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-def build_demo_store(folder: Path, *, incidents: int = 3_000) -> Any:
+def build_demo_store(folder: Path, *, incidents: int = 20_000) -> Any:
     """A migrated SQLite store with a small SYNTHETIC El Salvador region and demo accounts.
 
     The accounts go through :mod:`safestreets.access.accounts` as the local operator (as
