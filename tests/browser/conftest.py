@@ -208,10 +208,13 @@ def live_app() -> Iterator[LiveApp]:
 
 
 @dataclass
-class Offsite:
-    """Requests a page tried to make outside the app's origin (all refused)."""
+class Watch:
+    """What went wrong behind a page: script errors, requests that tried to leave the app's
+    origin (all refused), and sub-resources (scripts, styles, images, fetches) that failed."""
 
-    urls: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    offsite: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -229,9 +232,7 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-def _context(
-    browser: Any, live_app: LiveApp, locale: str, errors: list[str], offsite: Offsite
-) -> Any:
+def _context(browser: Any, live_app: LiveApp, locale: str, watch: Watch) -> Any:
     ctx = browser.new_context(
         base_url=live_app.url,
         locale=locale,
@@ -246,37 +247,36 @@ def _context(
         if url.startswith(origin) or url.startswith(("data:", "blob:")):
             route.continue_()
         else:
-            offsite.urls.append(url)
+            watch.offsite.append(url)
             route.abort()
 
+    def check(response: Any) -> None:
+        # A page may answer 401/403/404 on purpose; what it loads must not fail.
+        if response.request.resource_type != "document" and response.status >= 400:
+            watch.broken.append(f"{response.status} {response.url}")
+
     ctx.route("**/*", guard)
-    ctx.on("weberror", lambda e: errors.append(str(e.error)))
+    ctx.on("weberror", lambda e: watch.errors.append(str(e.error)))
+    ctx.on("response", check)
     return ctx
 
 
-@pytest.fixture
-def offsite() -> Offsite:
-    return Offsite()
-
-
 def _page_fixture(
-    request: pytest.FixtureRequest,
-    browser: Any,
-    live_app: LiveApp,
-    offsite: Offsite,
-    locale: str,
+    request: pytest.FixtureRequest, browser: Any, live_app: LiveApp, locale: str
 ) -> Iterator[Any]:
-    errors: list[str] = []
-    ctx = _context(browser, live_app, locale, errors, offsite)
+    watch = Watch()
+    ctx = _context(browser, live_app, locale, watch)
     page = ctx.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("pageerror", lambda exc: watch.errors.append(str(exc)))
     try:
         yield page
         rep = getattr(request.node, "rep_call", None)
         if rep is not None and rep.passed:
-            # Offline and error-free: no script error, nothing fetched from elsewhere.
-            assert errors == [], f"JavaScript errors on the page: {errors}"
-            assert offsite.urls == [], f"the page reached outside the app: {offsite.urls}"
+            # Offline and whole: no script error, nothing fetched from elsewhere, no asset
+            # or API call of the page failing.
+            assert watch.errors == [], f"JavaScript errors on the page: {watch.errors}"
+            assert watch.offsite == [], f"the page reached outside the app: {watch.offsite}"
+            assert watch.broken == [], f"requests of the page failed: {watch.broken}"
     finally:
         rep = getattr(request.node, "rep_call", None)
         if rep is not None and rep.failed:
@@ -287,8 +287,6 @@ def _page_fixture(
 
 
 @pytest.fixture
-def page(
-    request: pytest.FixtureRequest, browser: Any, live_app: LiveApp, offsite: Offsite
-) -> Iterator[Any]:
+def page(request: pytest.FixtureRequest, browser: Any, live_app: LiveApp) -> Iterator[Any]:
     """A fresh page (own cookies) of a browser whose language is Spanish (es-SV)."""
-    yield from _page_fixture(request, browser, live_app, offsite, "es-SV")
+    yield from _page_fixture(request, browser, live_app, "es-SV")
