@@ -55,3 +55,24 @@ class ReferenceError_(SafeStreetsError):
 class NotFound(SafeStreetsError):
     code = "not_found"
     http_status = 404
+
+
+class AuthenticationFailed(SafeStreetsError):
+    """A login or API token that does not identify an active user."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class AccessDenied(SafeStreetsError):
+    """A known principal asked for something its roles do not allow."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class TooManyAttempts(SafeStreetsError):
+    """Logins refused for a while after repeated failures (per user name and per address)."""
+
+    code = "throttled"
+    http_status = 429

@@ -8,7 +8,7 @@ return small frames.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -30,8 +30,11 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from safestreets import records, schema
+from safestreets.access.policy import Principal
 from safestreets.query import COUNT_DIMENSIONS, DIMENSIONS, AggregateQuery, CountQuery
 from safestreets.store import rollup, tables
+from safestreets.store.audit_log import append_for
+from safestreets.store.visibility import aggregate_clause
 
 #: Dimensions a filter on incidents can be pushed to SQL for (victim sex/age cannot).
 _INCIDENT_DIMS = tuple(d for d in DIMENSIONS if d not in ("sex", "age_band"))
@@ -183,15 +186,46 @@ def _filters(t: Any, q: AggregateQuery, dims: Sequence[str]) -> list[ColumnEleme
     return where
 
 
-def read_aggregates(engine: Engine | Connection, q: AggregateQuery) -> Aggregates:
-    """Incidents and victims summed by ``q.dims`` and time, from a rollup or the raw rows."""
+def read_aggregates(
+    engine: Engine | Connection, q: AggregateQuery, *, principal: Principal | None = None
+) -> Aggregates:
+    """Incidents and victims summed by ``q.dims`` and time, from a rollup or the raw rows.
+
+    With a ``principal``, only the rows whose sums it may read are summed (the rule of
+    :func:`safestreets.access.policy.aggregate_scope`, in the SQL: the rollups carry
+    ``owner_agency`` and ``handling_code``), and the query is audited (``query:aggregates``)
+    in the same transaction. Without one, the caller is the local operator: everything, no
+    audit entry.
+    """
+    if principal is None:
+        return _read_aggregates(engine, q, None)
+    if isinstance(engine, Connection):
+        return _audited_aggregates(engine, q, principal)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{PG_WORK_MEM}'")
+        return _audited_aggregates(conn, q, principal)
+
+
+def _audited_aggregates(conn: Connection, q: AggregateQuery, principal: Principal) -> Aggregates:
+    agg = _read_aggregates(conn, q, principal)
+    detail = {"query": asdict(q), "read_from": agg.read_from, "rows": agg.frame.height}
+    append_for(conn, principal, "query:aggregates", detail=detail)
+    return agg
+
+
+def _read_aggregates(
+    engine: Engine | Connection, q: AggregateQuery, principal: Principal | None
+) -> Aggregates:
     grain = rollup.choose_grain(q.needed()) if q.resolution != "day" else None
     if grain is None:
-        return Aggregates(_read_raw(engine, q), "raw")
+        return Aggregates(_read_raw(engine, q, principal), "raw")
     t = tables.rollups[grain]
     time_cols = ["year"] if q.resolution == "year" else ["year", "month"]
     keys = [*q.dims, *time_cols]
     where = _filters(t, q, rollup.grain_columns(grain))
+    if principal is not None:
+        where.append(aggregate_clause(principal, t))
     if q.year_from is not None:
         where.append(t.c.year >= q.year_from)
     if q.year_to is not None:
@@ -239,9 +273,13 @@ def _run(
         return _frame(conn, stmt, spec)
 
 
-def _read_raw(engine: Engine | Connection, q: AggregateQuery) -> pl.DataFrame:
+def _read_raw(
+    engine: Engine | Connection, q: AggregateQuery, principal: Principal | None = None
+) -> pl.DataFrame:
     inc_t, vic_t = tables.incident, tables.victim
     where = _filters(inc_t, q, _INCIDENT_DIMS)
+    if principal is not None:
+        where.append(aggregate_clause(principal, inc_t))
     # Local dates differ from UTC by at most 14 h: widen the UTC window by a day each side
     # and cut exactly on the local date afterwards.
     lo = q.date_from or (date(q.year_from, 1, 1) if q.year_from else None)
@@ -334,14 +372,20 @@ def count_sources(engine: Engine | Connection) -> pl.DataFrame:
 
 
 class StoreData:
-    """The store as the indicator engine's data provider (see ``stats.indicators``)."""
+    """The store as the indicator engine's data provider (see ``stats.indicators``).
 
-    def __init__(self, engine: Engine) -> None:
+    With a ``principal``, incident sums cover only what it may read (see
+    :func:`read_aggregates`) and each query is audited. Published counts and populations are
+    public figures and are read whole.
+    """
+
+    def __init__(self, engine: Engine, principal: Principal | None = None) -> None:
         self.engine = engine
+        self.principal = principal
 
     def aggregates(self, query: AggregateQuery) -> tuple[pl.DataFrame, str]:
         """Summed incidents and victims, and the rollup grain read (or ``raw``)."""
-        agg = read_aggregates(self.engine, query)
+        agg = read_aggregates(self.engine, query, principal=self.principal)
         return agg.frame, agg.read_from
 
     def counts(self, query: CountQuery) -> pl.DataFrame:

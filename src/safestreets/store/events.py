@@ -14,8 +14,11 @@ import polars as pl
 from sqlalchemy import Engine, and_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from safestreets.access.policy import Principal
 from safestreets.store import tables
 from safestreets.store.aggregates import _iccs_clause, _in
+from safestreets.store.audit_log import append_for
+from safestreets.store.visibility import visible_clause
 
 __all__ = ["EVENT_COLUMNS", "read_incident_points"]
 
@@ -45,11 +48,16 @@ def read_incident_points(
     sources: Sequence[str] = (),
     date_from: date | None = None,
     date_to: date | None = None,
+    principal: Principal | None = None,
 ) -> pl.DataFrame:
     """Incidents with coordinates matching the filters (UTC times; local-date cut later).
 
     ``date_from``/``date_to`` widen the UTC window by a day each side: local dates differ from
     UTC by at most 14 hours, and the exact local cut is made on the events.
+
+    With a ``principal``, only the incidents it may see are read (the access rule is part of
+    the SQL) and the read is audited (``read:incident_points``) in the same transaction.
+    Without one, the caller is the local operator: every incident, no audit entry.
     """
     t = tables.incident
     where: list[ColumnElement[bool]] = [t.c.lon.is_not(None), t.c.lat.is_not(None)]
@@ -69,9 +77,29 @@ def read_incident_points(
     if date_to is not None:
         hi = datetime.combine(date_to + timedelta(days=2), datetime.min.time(), UTC)
         where.append(t.c.occurred_at < hi)
+    if principal is not None:
+        where.append(visible_clause(principal, t))
     stmt = select(*[t.c[c] for c in EVENT_COLUMNS]).where(and_(*where))
-    with engine.connect() as conn:
-        frame = pl.read_database(stmt, connection=conn, infer_schema_length=None)
+    if principal is None:
+        with engine.connect() as conn:
+            frame = pl.read_database(stmt, connection=conn, infer_schema_length=None)
+    else:
+        with engine.begin() as conn:
+            frame = pl.read_database(stmt, connection=conn, infer_schema_length=None)
+            filters = {
+                "countries": list(countries),
+                "admin1": list(admin1),
+                "admin2": list(admin2),
+                "iccs": list(iccs),
+                "sources": list(sources),
+                "date_from": date_from,
+                "date_to": date_to,
+            }
+            detail = {
+                "filter": {k: v for k, v in filters.items() if v not in ([], None)},
+                "rows": frame.height,
+            }
+            append_for(conn, principal, "read:incident_points", detail=detail)
     if frame.is_empty():
         return pl.DataFrame(
             schema={

@@ -192,3 +192,115 @@ def _rollup_table(grain: str) -> Table:
 #: Incidents and victims summed per batch over each grain of :mod:`safestreets.store.rollup`;
 #: written in the ingest transaction. No primary key: rows are only appended and summed.
 rollups: dict[str, Table] = {g: _rollup_table(g) for g in rollup.GRAINS}
+
+
+# --- accounts, access and audit (revision 0004; rules in safestreets.access.policy) ---------
+
+#: Agencies that own records and employ users. ``agency_id`` is the value records carry in
+#: ``owner_agency``; ``country`` is empty for a regional body (e.g. the SICA secretariat).
+agency = Table(
+    "agency",
+    metadata,
+    Column("agency_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("country", String(2)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_agency_country", agency.c.country)
+
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("user_id", BigKey, primary_key=True, autoincrement=True),
+    Column("username", Text, nullable=False, unique=True),
+    Column("agency_id", Text, ForeignKey("agency.agency_id"), nullable=False),
+    # Argon2id (PHC string); empty for accounts that only use API tokens.
+    Column("password_hash", Text),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+user_role = Table(
+    "user_role",
+    metadata,
+    Column(
+        "user_id",
+        BigInteger,
+        ForeignKey("app_user.user_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("role", String(20), primary_key=True),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("granted_by", Text),
+)
+
+#: API tokens: only the SHA-256 of the secret is stored; the secret is shown once.
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("token_id", BigKey, primary_key=True, autoincrement=True),
+    Column(
+        "user_id",
+        BigInteger,
+        ForeignKey("app_user.user_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("label", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+#: Failed-login counters per user name and per client address (throttling survives restarts).
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("scope", String(10), primary_key=True),  # user | address
+    Column("key", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_started_at", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(timezone=True)),
+)
+
+#: The grant list of RESTRICTED records, for any kind of record (incidents now, alerts later).
+#: The key leads with what a read asks ("which incidents are granted to GT or to GT-PNC?").
+record_grant = Table(
+    "record_grant",
+    metadata,
+    Column("record_kind", String(20), primary_key=True),
+    Column("grantee_kind", String(10), primary_key=True),  # country | agency
+    Column("grantee", Text, primary_key=True),
+    Column("record_id", BigInteger, primary_key=True),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("granted_by", Text),
+)
+Index("ix_record_grant_record", record_grant.c.record_kind, record_grant.c.record_id)
+
+#: The hash-chained audit log: every entry's hash covers its fields and the previous hash.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigKey, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("agency", Text),
+    Column("action", Text, nullable=False),
+    Column("target", Text),
+    Column("detail", Text),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_log_agency_seq", audit_log.c.agency, audit_log.c.seq)
+
+#: One row (id 1): the newest entry's seq and hash. Appends lock it, so they are serialised.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
