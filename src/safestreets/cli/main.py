@@ -49,6 +49,7 @@ def version() -> None:
 
 def _register_optional() -> None:
     # Command groups that live in their own modules; imported here so `--help` lists them.
+    from safestreets.cli import access as access_cli
     from safestreets.cli import demo as demo_cli
     from safestreets.cli import hotspots as hotspots_cli
     from safestreets.cli import indicators as indicators_cli
@@ -63,6 +64,7 @@ def _register_optional() -> None:
     app.add_typer(indicators_cli.indicators_app, name="indicators")
     app.command("reconcile")(reconcile_cli.reconcile)
     app.add_typer(hotspots_cli.hotspots_app, name="hotspots")
+    access_cli.register(app)  # agencies, users, audit
 
 
 _register_optional()
