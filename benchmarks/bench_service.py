@@ -431,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    load_avg = os.getloadavg()
+    print(f"\nmachine: {os.cpu_count()} cores, load average {load_avg[0]:.2f} at the end")
     print(_table(f"\nunloaded (1 client, {args.solo} requests per endpoint)", unloaded))
     print(
         _table(
@@ -452,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
                     "clients": args.clients,
                     "seconds": round(elapsed, 2),
                     "incidents": args.incidents,
+                    "layer": LAYER,
+                    "cores": os.cpu_count(),
+                    "load_average_1min": round(load_avg[0], 2),
                     "unloaded": unloaded,
                     "loaded": loaded,
                     "targets": [{"target": t, "met": m, "figure": f} for t, m, f in checks],

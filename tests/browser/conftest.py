@@ -52,9 +52,9 @@ ADMIN = "admin.sv"
 ANALYST = "analista.sv"
 PASSWORD = "browser-test-Pa55word"
 
-#: How long a selector may take to appear (a page of this app renders in milliseconds;
-#: the margin is for a loaded CI machine, not a timing claim).
-TIMEOUT_MS = 15_000
+#: How long a selector, an assertion or a navigation may take (a page of this app renders in
+#: well under a second; the margin is for a loaded machine, not a timing claim).
+TIMEOUT_MS = 30_000
 
 
 def find_chromium() -> str | None:
@@ -92,6 +92,9 @@ def playwright_api() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as pw:
         yield pw
 
