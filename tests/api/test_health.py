@@ -196,12 +196,3 @@ def test_invalid_parameter_is_422_envelope(sqlite_engine: Engine, tmp_path: Path
     error = assert_envelope(client.get("/api/v1/summary?latest=many"), 422, "invalid_request")
     assert "latest" in error["message"]
     assert_envelope(client.get("/api/v1/summary?latest=1000"), 422, "invalid_request")
-
-
-def test_openapi_operation_ids(sqlite_engine: Engine, tmp_path: Path) -> None:
-    spec = client_for(sqlite_engine, tmp_path).get("/openapi.json").json()
-    ops = {
-        path: {method: op["operationId"] for method, op in item.items()}
-        for path, item in spec["paths"].items()
-    }
-    assert ops == {"/api/v1/health": {"get": "health"}, "/api/v1/summary": {"get": "summary"}}

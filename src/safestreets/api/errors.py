@@ -82,7 +82,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SafeStreetsError)
     async def _safestreets(request: Request, exc: SafeStreetsError) -> Response:
-        return respond(request, exc.http_status, exc.code, exc.message, exc.hint)
+        # RFC 9110: a 401 names the scheme that would authenticate the request.
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return respond(request, exc.http_status, exc.code, exc.message, exc.hint, headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,4 +1,11 @@
-"""Version 1 of the JSON API (``/api/v1``): thin routes over the store reads."""
+"""Version 1 of the JSON API (``/api/v1``): thin routes over the store reads.
+
+The service routes (health, summary) are here; the others are in one module per concern
+(:mod:`~safestreets.api.accounts`, :mod:`~safestreets.api.incidents`,
+:mod:`~safestreets.api.ingest`, :mod:`~safestreets.api.indicators`,
+:mod:`~safestreets.api.hotspots`, :mod:`~safestreets.api.audit`), included below under the
+same prefix. docs/api.md documents every route.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from safestreets import __version__
+from safestreets.api import accounts, audit, hotspots, incidents, indicators, ingest
 from safestreets.api.errors import ErrorBody, ErrorEnvelope
 from safestreets.errors import SafeStreetsError, StoreError
 from safestreets.store.engine import check_ready
 from safestreets.store.migrate import current_revision
 from safestreets.store.reads import Summary, incident_count, summary
 
-router = APIRouter(prefix="/api/v1", tags=["v1"])
+router = APIRouter(prefix="/api/v1")
 
 
 class Health(BaseModel):
@@ -50,6 +58,7 @@ def ready_engine(request: Request) -> Engine:
 @router.get(
     "/health",
     operation_id="health",
+    tags=["service"],
     summary="Service and database status",
     response_model=Health,
     responses={
@@ -90,6 +99,7 @@ def health(request: Request) -> Health | JSONResponse:
 @router.get(
     "/summary",
     operation_id="summary",
+    tags=["service"],
     summary="What the store holds: incidents by country, ICCS section and source; batches",
     response_model=Summary,
     responses={
@@ -102,3 +112,7 @@ def get_summary(
     latest: int = Query(10, ge=0, le=100, description="how many of the latest batches to list"),
 ) -> Summary:
     return summary(ready_engine(request), latest=latest)
+
+
+for _module in (accounts, incidents, ingest, indicators, hotspots, audit):
+    router.include_router(_module.router)
