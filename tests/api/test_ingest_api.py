@@ -67,6 +67,20 @@ def test_admin_may_upload_gzip_and_default_code_is_national(
     assert {(o, c) for _, o, c in stored(world, "UP-")} == {("SV-PNC", "NATIONAL")}
 
 
+def test_two_agencies_same_record_ids_do_not_collide(world: World, csv_upload: bytes) -> None:
+    # The generic format names no agency: each uploader's agency is the rows' source, so the
+    # same record ids from two agencies are two sets of records, not duplicates.
+    first = upload(world, "gt-analyst", csv_upload).json()
+    second = upload(world, "sv-admin", csv_upload).json()
+    assert (first["source"], second["source"]) == ("GT-PNC", "SV-PNC")
+    assert (first["rows_loaded"], second["rows_loaded"]) == (2, 2)
+    assert second["rows_duplicate_in_store"] == 0
+    owners = sorted(o for _, o, _ in stored(world, "UP-"))
+    assert owners == ["GT-PNC", "GT-PNC", "SV-PNC", "SV-PNC"]
+    again = upload(world, "gt-analyst", csv_upload).json()  # the same agency again: duplicates
+    assert (again["rows_loaded"], again["rows_duplicate_in_store"]) == (0, 2)
+
+
 def test_who_may_not_upload(world: World, csv_upload: bytes) -> None:
     error = assert_envelope(upload(world, "gt-viewer", csv_upload), 403, "forbidden")
     assert "analyst" in error["hint"]

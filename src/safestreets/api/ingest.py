@@ -3,7 +3,9 @@
 The upload is loaded with a built-in source profile (never a path on the server), owned by
 the uploader's agency and carrying the handling code chosen in the form: whatever the file
 or the profile say about ownership is replaced, so no one can load records in another
-agency's name. The run is audited (``ingest``, or ``ingest:failed`` with the reason).
+agency's name. With a profile that names no agency (a format such as ``safestreets-csv``),
+the uploader's agency is also the rows' ``source``. The run is audited (``ingest``, or
+``ingest:failed`` with the reason).
 """
 
 from __future__ import annotations
@@ -90,13 +92,18 @@ def _profile_for(name: str, principal: Principal, handling_code: str) -> Profile
     # Ownership comes from who uploads, never from the file: drop the columns that would set
     # it row by row, and make the chosen code the only one.
     columns = {k: v for k, v in prof.columns.items() if k not in ("owner_agency", "handling_code")}
-    return prof.model_copy(
-        update={
-            "owner_agency": principal.agency,
-            "handling_code": handling_code,
-            "columns": columns,
-        }
-    )
+    update: dict[str, object] = {
+        "owner_agency": principal.agency,
+        "handling_code": handling_code,
+        "columns": columns,
+    }
+    if prof.owner_agency is None:
+        # A profile that names no agency is a file format, not a source: the uploader's agency
+        # recorded the rows. Otherwise two agencies' record ids would share one namespace
+        # (the natural key is source + record id), and one's rows would be "duplicates" of
+        # the other's.
+        update["source"] = principal.agency
+    return prof.model_copy(update=update)
 
 
 @router.get(
