@@ -21,7 +21,7 @@ of each data endpoint within 10x the p95 of the health check measured in the sam
 exit status is 1 when a target is missed.
 
     .venv/bin/python benchmarks/bench_service.py [--clients 50] [--seconds 30]
-        [--incidents 250000] [--layer kde|counts|gistar] [--cell 1000] [--solo 50]
+        [--incidents 250000] [--layer kde|counts|gistar] [--cell 1000] [--solo 50] [--workers 1]
         [--database URL] [--workdir DIR] [--keep] [--json]
 """
 
@@ -262,7 +262,7 @@ def make_token(url: str) -> str:
 class Server:
     """The app in a uvicorn subprocess, on a loopback socket opened here (no port race)."""
 
-    def __init__(self, url: str, workdir: Path) -> None:
+    def __init__(self, url: str, workdir: Path, workers: int = 1) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -291,6 +291,8 @@ class Server:
                 "--no-access-log",
                 "--backlog",
                 "2048",
+                "--workers",
+                str(workers),
             ],
             env=env,
             pass_fds=(fd,),
@@ -404,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--incidents", type=int, default=250_000)
     parser.add_argument("--solo", type=int, default=50, help="unloaded requests per endpoint")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (serve runs 1)"
+    )
     parser.add_argument("--layer", choices=("counts", "kde", "gistar"), default=LAYER["kind"])
     parser.add_argument("--cell", type=int, default=LAYER["cell"], help="hotspot cell, metres")
     parser.add_argument("--database", help="use this store instead of building one")
@@ -421,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         built = build_store(url, args.incidents)
         token = make_token(url)
         print(f"store ready in {built:.1f} s ({url.split('?')[0]})", flush=True)
-        server = Server(url, workdir)
+        server = Server(url, workdir, args.workers)
         unloaded = summarise(asyncio.run(solo(server.base, token, args.solo)), None)
         tally, elapsed = asyncio.run(load(server.base, token, args.clients, args.seconds))
         loaded = summarise(tally, elapsed)
@@ -436,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(f"\nunloaded (1 client, {args.solo} requests per endpoint)", unloaded))
     print(
         _table(
-            f"\nunder load ({args.clients} clients, {elapsed:.1f} s, mixed evenly)",
+            f"\nunder load ({args.clients} clients, {elapsed:.1f} s, mixed evenly, "
+            f"{args.workers} server worker{'s' if args.workers > 1 else ''})",
             loaded,
         )
     )
@@ -455,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                     "seconds": round(elapsed, 2),
                     "incidents": args.incidents,
                     "layer": LAYER,
+                    "workers": args.workers,
                     "cores": os.cpu_count(),
                     "load_average_1min": round(load_avg[0], 2),
                     "unloaded": unloaded,

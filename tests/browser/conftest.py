@@ -267,6 +267,8 @@ def _context(browser: Any, live_app: LiveApp, locale: str, watch: Watch) -> Any:
 def _page_fixture(
     request: pytest.FixtureRequest, browser: Any, live_app: LiveApp, locale: str
 ) -> Iterator[Any]:
+    failed_shot = ARTIFACTS / f"FAILED-{request.node.name}.png"
+    failed_shot.unlink(missing_ok=True)  # from an earlier run
     watch = Watch()
     ctx = _context(browser, live_app, locale, watch)
     page = ctx.new_page()
@@ -285,7 +287,7 @@ def _page_fixture(
         if rep is not None and rep.failed:
             # The page may be gone; the failure itself is what matters.
             with contextlib.suppress(Exception):
-                shot(page, f"FAILED-{request.node.name}")
+                shot(page, failed_shot.stem)
         ctx.close()
 
 
