@@ -1,67 +1,147 @@
-"""Fixtures of the web-page tests: SQLite stores, empty or holding a small known data set."""
+"""Fixtures of the dashboard tests: a small SYNTHETIC store with agencies and accounts, and
+helpers to sign in and post forms with their CSRF token.
+
+The store (El Salvador and Belize, two years) is built once per test module; tests that
+change it (uploads, accounts) say so and use names of their own.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
+from tests.conftest import sqlite_store
 
+from safestreets.access.accounts import add_agency, add_user
+from safestreets.access.policy import Principal
 from safestreets.api.app import create_app
 from safestreets.config import Settings
-from safestreets.store import tables
+
+PASSWORD = "web-tests-Pa55word"
+AGENCY = "SV-PNC"
+#: user -> roles (all of agency SV-PNC, country SV)
+USERS: dict[str, tuple[str, ...]] = {
+    "admin.sv": ("admin", "analyst"),
+    "analyst.sv": ("analyst",),
+    "viewer.sv": ("viewer",),
+    "boss.sv": ("admin",),
+}
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def _client(engine: Engine, tmp_path: Path) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=tmp_path), engine))
+@dataclass
+class World:
+    engine: Engine
+    folder: Path
 
 
-@pytest.fixture
-def empty_client(sqlite_engine: Engine, tmp_path: Path) -> TestClient:
-    return _client(sqlite_engine, tmp_path)
+def build_world(folder: Path, *, incidents: int = 3_000) -> World:
+    """A migrated SQLite store: a small SYNTHETIC SV+BZ region, agencies and the accounts."""
+    from safestreets.demo import generate_region
+    from safestreets.ingest.load import load_canonical
 
-
-@pytest.fixture
-def client(sqlite_engine: Engine, tmp_path: Path) -> TestClient:
-    """A store with a real source (GT, 12,345 rows read) and a synthetic one (SV, BZ)."""
-    engine = sqlite_engine
-    when = datetime(2024, 2, 1, 12, tzinfo=UTC)
-    batch = {"kind": "incidents", "started_at": when, "finished_at": when, "rows_loaded": 2}
+    engine = sqlite_store(folder / "web.sqlite")
+    chunks = (
+        (c.incidents, c.victims)
+        for c in generate_region(seed=5, incidents=incidents, years=2, countries=["SV", "BZ"])
+    )
+    load_canonical(chunks, engine, source="SYNTHETIC-DEMO", label="web tests", synthetic=True)
+    operator = Principal.local_operator("web-tests")
     with engine.begin() as conn:
-        real = conn.execute(
-            insert(tables.batch).values(
-                **batch,
-                source="PNC-GT",
-                synthetic=False,
-                rows_read=12345,
-                file_name="<script>alert(1)</script>.csv",
+        add_agency(conn, operator, agency_id=AGENCY, name="PNC (demo)", country="SV")
+        add_agency(conn, operator, agency_id="BZ-BPD", name="BPD (demo)", country="BZ")
+        for name, roles in USERS.items():
+            add_user(
+                conn, operator, username=name, agency_id=AGENCY, roles=roles, password=PASSWORD
             )
-        ).inserted_primary_key[0]
-        demo = conn.execute(
-            insert(tables.batch).values(**batch, source="demo-synth", synthetic=True, rows_read=2)
-        ).inserted_primary_key[0]
-        rows = [
-            ("PNC-GT", "GT", "0101", datetime(2024, 1, 5, tzinfo=UTC), real),
-            ("PNC-GT", "GT", None, datetime(2024, 3, 9, tzinfo=UTC), real),
-            ("demo-synth", "SV", "0401", None, demo),
-            ("demo-synth", "BZ", "0501", None, demo),
-        ]
-        conn.execute(
-            insert(tables.incident),
-            [
-                {
-                    "incident_id": i,
-                    "source": src,
-                    "source_record_id": str(i),
-                    "country": country,
-                    "iccs_code": code,
-                    "occurred_at": at,
-                    "handling_code": "NATIONAL",
-                    "batch_id": b,
-                }
-                for i, (src, country, code, at, b) in enumerate(rows, start=1)
-            ],
+        add_user(
+            conn,
+            operator,
+            username="admin.bz",
+            agency_id="BZ-BPD",
+            roles=["admin"],
+            password=PASSWORD,
         )
-    return _client(engine, tmp_path)
+    return World(engine, folder)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """Argon2 at its smallest cost while these tests run (the defaults take 64 MiB and tens of
+    milliseconds per hash, by design); what is tested is the flow, not the hash."""
+    from argon2 import PasswordHasher
+
+    from safestreets.access import accounts
+
+    saved = accounts._HASHER
+    accounts._HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    accounts._dummy_hash.cache_clear()
+    try:
+        yield
+    finally:
+        accounts._HASHER = saved
+        accounts._dummy_hash.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = build_world(tmp_path_factory.mktemp("web"))
+    yield w
+    w.engine.dispose()
+
+
+def make_client(world: World, **overrides: Any) -> TestClient:
+    settings = Settings(data_dir=world.folder, secret_key="web-tests-" + "k" * 32, **overrides)
+    return TestClient(create_app(settings, world.engine))
+
+
+@pytest.fixture
+def anon(world: World) -> TestClient:
+    """A browser with no session (fresh cookies)."""
+    return make_client(world)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form in a page."""
+    m = CSRF_RE.search(html)
+    assert m is not None, "the page has no form with a CSRF token"
+    return m.group(1)
+
+
+def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> TestClient:
+    """Sign ``client`` in through the login form (asserting it worked)."""
+    token = csrf_of(client.get("/login").text)
+    r = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:500]
+    return client
+
+
+def signed(world: World, username: str) -> TestClient:
+    """A new browser, signed in as ``username``."""
+    return sign_in(make_client(world), username)
+
+
+@pytest.fixture
+def admin(world: World) -> TestClient:
+    return signed(world, "admin.sv")
+
+
+@pytest.fixture
+def viewer(world: World) -> TestClient:
+    return signed(world, "viewer.sv")
+
+
+def post_form(client: TestClient, page: str, action: str, data: dict[str, Any], **kw: Any) -> Any:
+    """Open ``page``, take its CSRF token, and post ``data`` to ``action``."""
+    token = csrf_of(client.get(page).text)
+    return client.post(action, data={**data, "csrf_token": token}, **kw)

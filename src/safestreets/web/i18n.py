@@ -1,117 +1,102 @@
-"""The strings of the web pages, Spanish first, and locale-aware formatting.
+"""The strings of the web pages (gettext catalogs, Spanish first) and locale-aware formatting.
 
-A plain dictionary for now; Babel message catalogs replace it in a later issue. Every string a
-page shows lives here, so that switch touches one file.
+The catalogs are ``locale/<lang>/LC_MESSAGES/messages.po``. Message ids are symbolic keys
+(``nav_home``), so a page names what it says and each language's catalog says it; a text takes
+``str.format`` fields (``t("period_from_to", start=..., end=...)``) and plurals use
+``msgid_plural`` (:meth:`Translator.plural`). The ``.po`` files are compiled in memory with
+Babel the first time a language is used, so a clean checkout needs no build step and there is
+no ``.mo`` file to forget. ``tests/web/test_i18n.py`` checks that both catalogs hold the same
+keys, that every text is translated, and that every key a template or page uses exists.
+
+Numbers and dates follow CLDR through Babel: ``1.234.567`` and ``5 de enero de 2024`` in
+Spanish, ``1,234,567`` and ``January 5, 2024`` in English.
 """
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime, format_skeleton
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from babel.support import Translations
 
-__all__ = ["DEFAULT_LANG", "LANGS", "STRINGS", "Translator", "negotiate"]
+__all__ = [
+    "DEFAULT_LANG",
+    "LANGS",
+    "LOCALE_DIR",
+    "STRINGS",
+    "Translator",
+    "catalog_keys",
+    "negotiate",
+]
 
 LANGS = ("es", "en")
 DEFAULT_LANG = "es"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
-STRINGS: dict[str, dict[str, str]] = {
-    "app_name": {"es": "SafeStreets", "en": "SafeStreets"},
-    "tagline": {
-        "es": "Sistema de información de seguridad ciudadana para Centroamérica",
-        "en": "Citizen-security information system for Central America",
-    },
-    "skip_to_content": {"es": "Saltar al contenido", "en": "Skip to content"},
-    "nav_label": {"es": "Navegación principal", "en": "Main navigation"},
-    "nav_home": {"es": "Inicio", "en": "Home"},
-    "nav_indicators": {"es": "Indicadores", "en": "Indicators"},
-    "nav_map": {"es": "Mapa", "en": "Map"},
-    "nav_alerts": {"es": "Alertas", "en": "Alerts"},
-    "nav_api": {"es": "API", "en": "API"},
-    "coming_soon": {"es": "próximamente", "en": "coming soon"},
-    "other_language": {"es": "English", "en": "Español"},
-    "other_language_label": {"es": "Read this page in English", "en": "Ver esta página en español"},
-    "title_home": {"es": "Datos cargados", "en": "Loaded data"},
-    "intro": {
-        "es": "Resumen de lo que contiene la base de datos: registros por país, por sección de "
-        "la ICCS y por fuente, el periodo cubierto y los últimos lotes de carga.",
-        "en": "What the database holds: records by country, by ICCS section and by source, "
-        "the period covered and the latest load batches.",
-    },
-    "key_figures": {"es": "Cifras clave", "en": "Key figures"},
-    "incidents": {"es": "Incidentes", "en": "Incidents"},
-    "batches": {"es": "Lotes de carga", "en": "Load batches"},
-    "count_rows": {"es": "Filas de estadísticas agregadas", "en": "Aggregated statistics rows"},
-    "population_rows": {"es": "Filas de población", "en": "Population rows"},
-    "period": {"es": "Periodo (fechas en UTC)", "en": "Period (dates in UTC)"},
-    "period_from_to": {"es": "del {start} al {end}", "en": "from {start} to {end}"},
-    "period_unknown": {"es": "sin fechas", "en": "no dates"},
-    "empty_title": {"es": "Aún no hay datos", "en": "No data yet"},
-    "empty_body": {
-        "es": "La base de datos no contiene incidentes todavía. Para empezar, ejecute",
-        "en": "The database holds no incidents yet. To start, run",
-    },
-    "empty_or": {"es": "o", "en": "or"},
-    "by_country": {"es": "Registros por país", "en": "Records by country"},
-    "by_section": {"es": "Registros por sección de la ICCS", "en": "Records by ICCS section"},
-    "by_source": {"es": "Registros por fuente", "en": "Records by source"},
-    "latest_batches": {"es": "Últimos lotes de carga", "en": "Latest load batches"},
-    "col_country": {"es": "País", "en": "Country"},
-    "col_code": {"es": "Código", "en": "Code"},
-    "col_section": {"es": "Sección", "en": "Section"},
-    "col_source": {"es": "Fuente", "en": "Source"},
-    "col_kind": {"es": "Tipo", "en": "Kind"},
-    "col_records": {"es": "Registros", "en": "Records"},
-    "col_share": {"es": "%", "en": "%"},
-    "col_batch": {"es": "Lote", "en": "Batch"},
-    "col_file": {"es": "Archivo", "en": "File"},
-    "col_read": {"es": "Leídas", "en": "Read"},
-    "col_loaded": {"es": "Cargadas", "en": "Loaded"},
-    "col_rejected": {"es": "Rechazadas", "en": "Rejected"},
-    "col_duplicate": {"es": "Duplicadas", "en": "Duplicates"},
-    "col_finished": {"es": "Terminado (UTC)", "en": "Finished (UTC)"},
-    "col_data": {"es": "Datos", "en": "Data"},
-    "total": {"es": "Total", "en": "Total"},
-    "unmapped": {"es": "Sin código ICCS", "en": "No ICCS code"},
-    "unknown_section": {"es": "Sección desconocida", "en": "Unknown section"},
-    "synthetic": {"es": "SINTÉTICO", "en": "SYNTHETIC"},
-    "synthetic_note": {
-        "es": "Las fuentes marcadas SINTÉTICO son datos de demostración generados, "
-        "no hechos reales.",
-        "en": "Sources marked SYNTHETIC are generated demonstration data, not real events.",
-    },
-    "real": {"es": "real", "en": "real"},
-    "not_finished": {"es": "en curso o interrumpido", "en": "running or interrupted"},
-    "kind_incidents": {"es": "incidentes", "en": "incidents"},
-    "kind_counts": {"es": "conteos", "en": "counts"},
-    "kind_population": {"es": "población", "en": "population"},
-    "error_title": {"es": "No se puede mostrar la página", "en": "The page cannot be shown"},
-    "not_found_title": {"es": "Página no encontrada", "en": "Page not found"},
-    "back_home": {"es": "Volver al inicio", "en": "Back to the home page"},
-    "hint": {"es": "Sugerencia", "en": "Hint"},
-    "footer": {
-        "es": "Clasificación: ICCS v1.0 (UNODC). Datos de demostración claramente marcados.",
-        "en": "Classification: ICCS v1.0 (UNODC). Demonstration data clearly marked.",
-    },
-}
+#: Strings kept in code instead of the catalogs, ``key -> {"es": ..., "en": ...}``: the
+#: fallback for a key the catalogs lack (the catalogs win when both have it). New strings
+#: belong in the ``.po`` files; this stays so that code adding strings here keeps working.
+STRINGS: dict[str, dict[str, str]] = {}
 
 
-def negotiate(query_lang: str | None, accept_language: str | None) -> str:
-    """The page language: ``?lang=`` first, then the Accept-Language header, else Spanish.
+@lru_cache(maxsize=len(LANGS))
+def _translations(lang: str) -> Translations:
+    """The catalog of ``lang``, compiled from its ``.po`` file in memory."""
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=lang, domain="messages")
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return Translations(fp=buf, domain="messages")
+
+
+@lru_cache(maxsize=len(LANGS))
+def catalog_keys(lang: str) -> frozenset[str]:
+    """The message ids of ``lang``'s catalog (singular ids; plural ids included)."""
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    keys: set[str] = set()
+    for message in catalog:
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple):
+            keys.update(str(i) for i in message.id)
+        else:
+            keys.add(str(message.id))
+    return frozenset(keys)
+
+
+def _primary(tag: str) -> str:
+    return tag.strip().lower().replace("_", "-").split("-")[0]
+
+
+def negotiate(
+    query_lang: str | None, accept_language: str | None, preferred: str | None = None
+) -> str:
+    """The page language: ``?lang=``, then the user's setting, then Accept-Language, else
+    Spanish.
 
     Only the primary subtag counts (``en-US`` is English); ``q=0`` excludes a language.
     Among equal weights the header's order decides.
     """
-    if query_lang:
-        lang = query_lang.strip().lower()[:2]
-        if lang in LANGS:
-            return lang
+    for choice in (query_lang, preferred):
+        if choice:
+            lang = _primary(choice)
+            if lang in LANGS:
+                return lang
     if accept_language:
         best: tuple[float, int, str] | None = None
         for pos, part in enumerate(accept_language.split(",")):
             tag, _, params = part.strip().partition(";")
-            lang = tag.strip().lower().split("-")[0]
+            lang = _primary(tag)
             if lang not in LANGS:
                 continue
             q = 1.0
@@ -132,40 +117,88 @@ def negotiate(query_lang: str | None, accept_language: str | None) -> str:
 
 
 class Translator:
-    """``t("key")`` plus number and date formatting for one language."""
+    """``t("key")`` plus number and date formatting for one language.
+
+    In the templates it is both ``t`` and ``_``.
+    """
 
     def __init__(self, lang: str) -> None:
         self.lang = lang if lang in LANGS else DEFAULT_LANG
+        self._catalog = _translations(self.lang)
+
+    def _text(self, key: str) -> str | None:
+        text = self._catalog.gettext(key)
+        if text != key:
+            return text
+        entry = STRINGS.get(key)
+        return entry.get(self.lang) if entry else None
 
     def __call__(self, key: str, **values: object) -> str:
-        entry = STRINGS.get(key)
-        text = entry[self.lang] if entry else key
+        text = self._text(key)
+        if text is None:
+            text = key
         return text.format(**values) if values else text
+
+    gettext = __call__
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` has a text in this language."""
+        return self._text(key) is not None
 
     def label(self, key: str, fallback: str) -> str:
         """The string for ``key``, or ``fallback`` verbatim when there is none."""
-        entry = STRINGS.get(key)
-        return entry[self.lang] if entry else fallback
+        text = self._text(key)
+        return fallback if text is None else text
+
+    def plural(self, key: str, n: int, **values: object) -> str:
+        """The singular or plural text of ``key`` for ``n`` (``{n}`` is filled in, formatted
+        for the locale)."""
+        text = self._catalog.ngettext(key, key + "_plural", n)
+        return text.format(n=self.number(n), **values)
 
     def number(self, n: int | float) -> str:
         """1234567 as ``1.234.567`` (es) or ``1,234,567`` (en), per CLDR."""
         return format_decimal(n, locale=self.lang)
 
+    def decimal(self, value: float | None, digits: int = 1) -> str:
+        """A number with exactly ``digits`` decimals (``–`` for none or not finite)."""
+        if value is None or value != value or value in (float("inf"), float("-inf")):
+            return "–"
+        pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+        return format_decimal(round(value, digits), format=pattern, locale=self.lang)
+
     def percent(self, part: int, whole: int) -> str:
+        """``part`` as a percentage of ``whole`` with one decimal (``–`` when whole is 0)."""
         if not whole:
             return "–"
         return format_decimal(round(100 * part / whole, 1), format="#,##0.0", locale=self.lang)
 
     def day(self, value: date | datetime | None) -> str:
+        """A date in words: ``5 de enero de 2024`` / ``January 5, 2024``."""
         if value is None:
             return "–"
         if isinstance(value, datetime):
             value = value.date()
         return format_date(value, format="long", locale=self.lang)
 
-    def timestamp(self, value: datetime | None) -> str:
+    def short_day(self, value: date | datetime | None) -> str:
+        """A short date: ``5/1/24`` (es) / ``1/5/24`` (en)."""
         if value is None:
             return "–"
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M")
+        if isinstance(value, datetime):
+            value = value.date()
+        return format_date(value, format="medium", locale=self.lang)
+
+    def month(self, value: date | None) -> str:
+        """A month and year: ``enero de 2024`` / ``January 2024``."""
+        if value is None:
+            return "–"
+        return format_skeleton("yMMMM", value, locale=self.lang)
+
+    def timestamp(self, value: datetime | None) -> str:
+        """A moment in UTC, as the locale writes date and time (seconds included)."""
+        if value is None:
+            return "–"
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return format_datetime(value.astimezone(UTC), format="medium", tzinfo=UTC, locale=self.lang)
