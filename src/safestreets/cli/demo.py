@@ -1,14 +1,99 @@
-"""`safestreets demo`: generate and load the synthetic demo region."""
+"""`safestreets demo`: generate and load the synthetic demo region, and its demo admin account.
+
+The demo admin (:data:`DEMO_USER` of agency :data:`DEMO_AGENCY`, roles admin and analyst) gets
+a random password the first time; it is printed once and stored only as its Argon2 hash.
+Later runs say the account exists and how to set a new password (``--reset-admin``).
+"""
 
 from __future__ import annotations
 
+import getpass
+import secrets
+import string
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
+from safestreets.access.policy import Principal
 from safestreets.cli._common import DatabaseOpt, console, progress_bar
 from safestreets.config import get_settings
+
+#: The demo's agency: the records of the synthetic Guatemalan police carry this owner.
+DEMO_AGENCY = "GT-PNC"
+DEMO_AGENCY_NAME = "Policía Nacional Civil de Guatemala (DEMO, datos sintéticos)"
+DEMO_COUNTRY = "GT"
+DEMO_USER = "demo-admin"
+#: Admin manages the agency's accounts; analyst reads its data and may export and upload.
+DEMO_ROLES = ("admin", "analyst")
+
+
+def _password(length: int = 20) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _operator() -> Principal:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        name = "unknown"
+    return Principal.local_operator(name)
+
+
+def _login_url() -> str:
+    settings = get_settings()
+    host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{settings.port}/login"
+
+
+def _print_credentials(password: str, *, what: str) -> None:
+    console.print()
+    console.print(
+        f"[bold]{what}[/bold] (shown this once; only its hash is stored):", highlight=False
+    )
+    console.print(f"  sign in at  {_login_url()}", highlight=False, markup=False)
+    console.print(f"  user        {DEMO_USER}", highlight=False, markup=False)
+    console.print(f"  password    {password}", highlight=False, markup=False)
+    console.print(
+        "  forgot it?  safestreets demo --reset-admin  (prints a new one)", highlight=False
+    )
+    console.print()
+
+
+def ensure_demo_admin(engine: Engine, *, reset: bool = False) -> str | None:
+    """Create the demo agency and admin when missing (or give the admin a new password with
+    ``reset``); the new password, or None when the account existed and was left alone."""
+    from safestreets.access import accounts
+    from safestreets.errors import NotFound
+
+    operator = _operator()
+    password = _password()
+    with engine.begin() as conn:
+        if DEMO_AGENCY not in {a.agency_id for a in accounts.list_agencies(conn)}:
+            accounts.add_agency(
+                conn, operator, agency_id=DEMO_AGENCY, name=DEMO_AGENCY_NAME, country=DEMO_COUNTRY
+            )
+        try:
+            user = accounts.get_user(conn, DEMO_USER)
+        except NotFound:
+            accounts.add_user(
+                conn,
+                operator,
+                username=DEMO_USER,
+                agency_id=DEMO_AGENCY,
+                roles=DEMO_ROLES,
+                password=password,
+            )
+            return password
+        if not reset:
+            return None
+        if user.disabled:
+            accounts.set_disabled(conn, operator, DEMO_USER, disabled=False)
+        accounts.set_password(conn, operator, DEMO_USER, password)
+        return password
 
 
 def demo(
@@ -21,10 +106,19 @@ def demo(
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="Do nothing when synthetic data is already loaded.")
     ] = False,
+    reset_admin: Annotated[
+        bool,
+        typer.Option(
+            "--reset-admin",
+            help=f"Give the demo admin ({DEMO_USER}) a new random password and print it; "
+            "loads nothing.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     database: DatabaseOpt = None,
 ) -> None:
-    """Generate the SYNTHETIC demo region for all seven countries and load it."""
+    """Generate the SYNTHETIC demo region for all seven countries and load it; create the demo
+    admin account (its password is printed once)."""
     from safestreets import demo as demo_mod
     from safestreets.ingest.load import load_canonical
     from safestreets.store.batches import has_synthetic
@@ -33,25 +127,41 @@ def demo(
 
     engine = get_engine(database)
     upgrade(engine)
+    if reset_admin:
+        password = ensure_demo_admin(engine, reset=True)
+        assert password is not None
+        _print_credentials(password, what="New password of the demo admin")
+        return
     if if_missing and has_synthetic(engine):
         console.print("synthetic demo data already loaded; nothing to do")
-        return
-    folder = out or get_settings().data_dir / "demo"
-    demo_mod.write_demo(folder, seed=seed)
-    chunks = (
-        (c.incidents, c.victims)
-        for c in demo_mod.generate_region(seed=seed, incidents=incidents, years=years)
-    )
-    with progress_bar("generating SYNTHETIC demo region", incidents, quiet) as progress:
-        report = load_canonical(
-            chunks,
-            engine,
-            source="SYNTHETIC-DEMO",
-            label=f"demo seed={seed}",
-            synthetic=True,
-            progress=progress,
+    else:
+        folder = out or get_settings().data_dir / "demo"
+        demo_mod.write_demo(folder, seed=seed)
+        chunks = (
+            (c.incidents, c.victims)
+            for c in demo_mod.generate_region(seed=seed, incidents=incidents, years=years)
         )
-    console.print(
-        f"loaded {report.rows_loaded:,} SYNTHETIC incidents (batch {report.batch_id}; "
-        f"{report.rows_duplicate:,} already present) in {report.seconds:.1f} s; layers in {folder}"
-    )
+        with progress_bar("generating SYNTHETIC demo region", incidents, quiet) as progress:
+            report = load_canonical(
+                chunks,
+                engine,
+                source="SYNTHETIC-DEMO",
+                label=f"demo seed={seed}",
+                synthetic=True,
+                progress=progress,
+            )
+        console.print(
+            f"loaded {report.rows_loaded:,} SYNTHETIC incidents (batch {report.batch_id}; "
+            f"{report.rows_duplicate:,} already present) in {report.seconds:.1f} s; "
+            f"layers in {folder}"
+        )
+    password = ensure_demo_admin(engine)
+    if password is not None:
+        _print_credentials(password, what="Demo admin account created")
+    else:
+        console.print(
+            f"demo admin: user {DEMO_USER} (its password was printed when it was created; "
+            "`safestreets demo --reset-admin` prints a new one)",
+            highlight=False,
+            markup=False,
+        )

@@ -6,6 +6,7 @@ import ipaddress
 import os
 
 import typer
+from sqlalchemy import Engine
 
 from safestreets.config import DEFAULT_SECRET, Settings, get_settings
 from safestreets.errors import ConfigError
@@ -38,6 +39,23 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def _say_demo_admin(engine: Engine) -> None:
+    """Remind who the demo admin is (its password was printed once, by `safestreets demo`)."""
+    from safestreets.access.accounts import get_user
+    from safestreets.cli.demo import DEMO_USER
+    from safestreets.errors import NotFound
+
+    try:
+        with engine.connect() as conn:
+            get_user(conn, DEMO_USER)
+    except NotFound:
+        return
+    typer.echo(
+        f"demo admin: user {DEMO_USER}; its password was printed once when it was created "
+        "(`safestreets demo --reset-admin` prints a new one)"
+    )
+
+
 def serve(
     host: str | None = typer.Option(None, help="default SAFESTREETS_HOST or 127.0.0.1"),
     port: int | None = typer.Option(None, help="default SAFESTREETS_PORT or 8000"),
@@ -68,6 +86,7 @@ def serve(
     typer.echo(f"safestreets is listening on {_url(host, port)}  (Ctrl+C to stop)")
     if host in ("0.0.0.0", "::"):
         typer.echo(f"on this machine: {_url('127.0.0.1', port)}")
+    _say_demo_admin(engine)
 
     if reload:
         # The reloader imports the app in a fresh process: hand it the database by environment.
