@@ -4,6 +4,7 @@ history; concurrent appends stay one chain. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -257,22 +258,26 @@ def test_concurrent_appends_form_one_chain(store: Engine) -> None:
 
 
 def test_check_chain_needs_no_database() -> None:
+    """The walk is pure: entries in, the first problem out (here: two entries swapped)."""
     entries = []
     prev = GENESIS
-    for seq in (1, 2, 3):
-        fields = dict(
-            seq=seq,
-            at=T0,
-            actor="a",
-            agency=None,
-            action="x",
-            target=None,
-            detail=None,
-            prev_hash=prev,
-        )
+    for seq in (1, 2, 3, 4):
+        fields = {
+            "seq": seq,
+            "at": T0,
+            "actor": "a",
+            "agency": None,
+            "action": f"x{seq}",
+            "target": None,
+            "detail": None,
+            "prev_hash": prev,
+        }
         prev = entry_hash(**fields)  # type: ignore[arg-type]
         entries.append(Entry(**fields, hash=prev))  # type: ignore[arg-type]
-    assert check_chain(entries, (3, prev), seq_of_hash=lambda h: None).ok
-    swapped = [entries[0], entries[2], entries[1]]
-    by_hash = {e.hash: e.seq for e in entries}
-    assert check_chain(swapped, (3, prev), seq_of_hash=by_hash.get).problem is not None
+    assert check_chain(entries, (4, prev), seq_of_hash=lambda h: None).ok
+    # Rows 2 and 3 trade places (each keeps its seq): entry 2 now links to stored entry 3.
+    a, b = entries[1], entries[2]
+    swapped = [entries[0], replace(b, seq=2), replace(a, seq=3), entries[3]]
+    by_hash = {e.hash: e.seq for e in swapped}
+    p = check_chain(swapped, (4, prev), seq_of_hash=by_hash.get).problem
+    assert p is not None and (p.seq, p.kind) == (2, "reordered")

@@ -222,7 +222,7 @@ def test_every_read_path_returns_exactly_what_the_rules_allow(store: Engine, wor
     assert actions.count("query:aggregates") == 2 * len(principals)
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=25)
 @given(world=worlds())
 def test_audit_trail_is_the_admins_agency_exactly(store: Engine, world: World) -> None:
     _reset(store)
