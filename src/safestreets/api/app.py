@@ -7,11 +7,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from safestreets import __version__
-from safestreets.api import v1
+from safestreets.api import public, v1
 from safestreets.api.errors import install_error_handlers
 from safestreets.config import Settings, get_settings
 from safestreets.store.engine import get_engine
-from safestreets.web import pages
+from safestreets.web import pages, public_pages
 
 __all__ = ["create_app"]
 
@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     install_error_handlers(app)
     app.include_router(v1.router)
+    app.include_router(public.router)
     app.include_router(pages.router)
+    app.include_router(public_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
