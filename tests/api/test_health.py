@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from safestreets import __version__
+from safestreets.access.accounts import add_agency, add_user, create_token
+from safestreets.access.policy import Principal
 from safestreets.api.app import create_app
 from safestreets.config import Settings
 from safestreets.reference.iccs import iccs_name
@@ -137,9 +139,27 @@ def test_summary_empty(backend: Engine) -> None:
     assert (s.batches, s.count_rows, s.population_rows) == (0, 0, 0)
 
 
+def _admin_token(engine: Engine) -> dict[str, str]:
+    operator = Principal.local_operator("test")
+    with engine.begin() as conn:
+        add_agency(conn, operator, agency_id="GT-PNC", name="PNC", country="GT")
+        add_user(conn, operator, username="gt-admin", agency_id="GT-PNC", roles=["admin"])
+        add_user(conn, operator, username="gt-analyst", agency_id="GT-PNC", roles=["analyst"])
+        admin = create_token(conn, operator, "gt-admin").secret
+        analyst = create_token(conn, operator, "gt-analyst").secret
+    return {"admin": admin, "analyst": analyst}
+
+
 def test_summary_route(seeded: tuple[Engine, dict[str, int]], tmp_path: Path) -> None:
     engine, _ = seeded
-    response = client_for(engine, tmp_path).get("/api/v1/summary")
+    tokens = _admin_token(engine)
+    client = client_for(engine, tmp_path)
+    # Counts over every record, whatever its handling code: admins only.
+    assert_envelope(client.get("/api/v1/summary"), 401, "unauthorized")
+    analyst = {"Authorization": f"Bearer {tokens['analyst']}"}
+    assert_envelope(client.get("/api/v1/summary", headers=analyst), 403, "forbidden")
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    response = client.get("/api/v1/summary", headers=admin)
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {
@@ -166,15 +186,15 @@ def test_summary_route(seeded: tuple[Engine, dict[str, int]], tmp_path: Path) ->
     occurred_min = datetime.fromisoformat(body["occurred_min"])
     assert occurred_min == datetime(2023, 12, 31, 23, 30, tzinfo=UTC)
     assert len(body["latest_batches"]) == 3
-    latest = client_for(engine, tmp_path).get("/api/v1/summary?latest=2").json()["latest_batches"]
+    latest = client.get("/api/v1/summary?latest=2", headers=admin).json()["latest_batches"]
     assert len(latest) == 2
 
 
 # --- errors ------------------------------------------------------------------------------
 
 
-def test_summary_not_initialised_is_503_envelope(fresh_engine: Engine, tmp_path: Path) -> None:
-    response = client_for(fresh_engine, tmp_path).get("/api/v1/summary")
+def test_not_initialised_is_503_envelope(fresh_engine: Engine, tmp_path: Path) -> None:
+    response = client_for(fresh_engine, tmp_path).get("/api/v1/public/options")
     error = assert_envelope(response, 503, "store_error")
     assert "safestreets init" in error["hint"]
 
@@ -193,6 +213,8 @@ def test_wrong_method_is_405_envelope(sqlite_engine: Engine, tmp_path: Path) -> 
 
 def test_invalid_parameter_is_422_envelope(sqlite_engine: Engine, tmp_path: Path) -> None:
     client = client_for(sqlite_engine, tmp_path)
-    error = assert_envelope(client.get("/api/v1/summary?latest=many"), 422, "invalid_request")
-    assert "latest" in error["message"]
-    assert_envelope(client.get("/api/v1/summary?latest=1000"), 422, "invalid_request")
+    url = "/api/v1/public/municipalities?country=GT&year="
+    error = assert_envelope(client.get(url + "many"), 422, "invalid_request")
+    assert "year" in error["message"]
+    bad_date = "/api/v1/indicators/homicide_rate?by=country&from=2024-13"
+    assert_envelope(client.get(bad_date), 422, "invalid_request")

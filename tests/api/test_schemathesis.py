@@ -24,8 +24,8 @@ from safestreets.access.accounts import create_token
 
 #: Operations answered for admins (an analyst would only ever get 403 there).
 ADMIN_OPERATIONS = frozenset(
-    {"list_users", "create_user", "get_user", "update_user", "list_audit", "verify_audit",
-     "get_audit_anchor"}
+    {"summary", "list_users", "create_user", "get_user", "update_user", "list_audit",
+     "verify_audit", "get_audit_anchor"}
 )  # fmt: skip
 
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from safestreets import __version__
+from safestreets.access.policy import Principal
 from safestreets.api import accounts, audit, hotspots, incidents, indicators, ingest
+from safestreets.api.auth import require
 from safestreets.api.errors import ErrorBody, ErrorEnvelope
 from safestreets.errors import SafeStreetsError, StoreError
 from safestreets.store.engine import check_ready
@@ -100,9 +102,11 @@ def health(request: Request) -> Health | JSONResponse:
     "/summary",
     operation_id="summary",
     tags=["service"],
-    summary="What the store holds: incidents by country, ICCS section and source; batches",
+    summary="What the store holds: incidents by country, ICCS section and source; batches (admins)",
     response_model=Summary,
     responses={
+        401: {"model": ErrorEnvelope, "description": "not signed in"},
+        403: {"model": ErrorEnvelope, "description": "not an admin"},
         422: {"model": ErrorEnvelope, "description": "invalid parameter"},
         503: {"model": ErrorEnvelope, "description": "database unreachable or not initialised"},
     },
@@ -110,7 +114,10 @@ def health(request: Request) -> Health | JSONResponse:
 def get_summary(
     request: Request,
     latest: int = Query(10, ge=0, le=100, description="how many of the latest batches to list"),
+    principal: Principal = Depends(require("read:audit", what="see the store summary")),
 ) -> Summary:
+    # Counts over every record by country and source, whatever its handling code: operational
+    # metadata for the admins who run the service, never for the public or other agencies.
     return summary(ready_engine(request), latest=latest)
 
 
