@@ -10,8 +10,12 @@ prints the result as JSON on stdout.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -144,6 +148,71 @@ def _inputs(
         drop_stray=drop_stray,
         max_cells=max_cells,
     )
+
+
+def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+def with_inputs(
+    *, cell_size: float = 250.0, grid: bool = True
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the shared input options and hand it the gathered :class:`Inputs`.
+
+    Every command takes the same fifteen options (store filters or ``--events``, CRS, grid,
+    area, database); declaring them once keeps their names, help and defaults identical. The
+    command is written as ``def cmd(inp: Inputs, <own options>)``; Typer sees the shared
+    options followed by the command's own (and ``--database`` last).
+    """
+    shared = [
+        _option("events", EventsOpt, None),
+        _option("country", CountryOpt, None),
+        _option("admin1", Admin1Opt, None),
+        _option("admin2", Admin2Opt, None),
+        _option("source", SourceOpt, None),
+        _option("iccs", IccsOpt, None),
+        _option("date_from", FromOpt, None),
+        _option("date_to", ToOpt, None),
+        _option("crs", CrsOpt, None),
+    ]
+    if grid:
+        shared += [_option("cell_size", CellOpt, cell_size), _option("h3", H3Opt, None)]
+    shared += [_option("area", AreaOpt, None), _option("drop_stray", StrayOpt, False)]
+    if grid:
+        shared.append(_option("max_cells", MaxCellsOpt, 4_000_000))
+    database = _option("database", DatabaseOpt, None)
+    names = [p.name for p in [*shared, database]]
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(fn, include_extras=True)
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[p.name])
+            for p in inspect.signature(fn).parameters.values()
+            if p.name != "inp"
+        ]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> None:
+            given = {n: kwargs.pop(n) for n in names if n in kwargs}
+            inp = _inputs(
+                given.get("events"), given.get("database"), given.get("country"),
+                given.get("admin1"), given.get("admin2"), given.get("source"),
+                given.get("iccs"), given.get("date_from"), given.get("date_to"),
+                given.get("crs"), given.get("cell_size", cell_size), given.get("h3"),
+                given.get("area"), given.get("drop_stray", False),
+                given.get("max_cells", 4_000_000),
+            )  # fmt: skip
+            fn(inp=inp, **kwargs)
+
+        params = [*shared, *own, database]
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        del command.__wrapped__  # Typer must read the signature above, not fn's
+        return command
+
+    return decorate
 
 
 def load_events(inp: Inputs) -> tuple[pl.DataFrame, list[str]]:
@@ -329,47 +398,17 @@ def _study_meta(study: Any) -> dict[str, Any]:
 
 
 @hotspots_app.command("grid")
+@with_inputs(cell_size=250.0)
 def grid_cmd(
-    events: EventsOpt = None,
-    country: CountryOpt = None,
-    admin1: Admin1Opt = None,
-    admin2: Admin2Opt = None,
-    source: SourceOpt = None,
-    iccs: IccsOpt = None,
-    date_from: FromOpt = None,
-    date_to: ToOpt = None,
-    crs: CrsOpt = None,
-    cell_size: CellOpt = 250.0,
-    h3: H3Opt = None,
-    area: AreaOpt = None,
-    drop_stray: StrayOpt = False,
-    max_cells: MaxCellsOpt = 4_000_000,
+    inp: Inputs,
     out: OutOpt = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
-    database: DatabaseOpt = None,
 ) -> None:
     """Count events per cell and measure how concentrated they are."""
     from safestreets.spatial.hotspots import concentration
 
     lang = _lang(lang)
-    inp = _inputs(
-        events,
-        database,
-        country,
-        admin1,
-        admin2,
-        source,
-        iccs,
-        date_from,
-        date_to,
-        crs,
-        cell_size,
-        h3,
-        area,
-        drop_stray,
-        max_cells,
-    )
     study = study_of(inp)
     counts = study.counts()
     frame = study.cell_frame().with_columns(count=pl.Series(counts).cast(pl.Int64))
@@ -420,18 +459,9 @@ def _edges(text: str, what: str) -> list[float]:
 
 
 @hotspots_app.command("nearrepeat")
+@with_inputs(grid=False)
 def nearrepeat_cmd(
-    events: EventsOpt = None,
-    country: CountryOpt = None,
-    admin1: Admin1Opt = None,
-    admin2: Admin2Opt = None,
-    source: SourceOpt = None,
-    iccs: IccsOpt = None,
-    date_from: FromOpt = None,
-    date_to: ToOpt = None,
-    crs: CrsOpt = None,
-    area: AreaOpt = None,
-    drop_stray: StrayOpt = False,
+    inp: Inputs,
     distances: Annotated[
         str, typer.Option("--distances", help="Distance band upper edges in metres.")
     ] = "100,200,400,800",
@@ -449,28 +479,10 @@ def nearrepeat_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     out: OutOpt = None,
     as_json: JsonOpt = False,
-    database: DatabaseOpt = None,
 ) -> None:
     """Knox test of near repeats: do events cluster in space and time beyond chance?"""
     from safestreets.spatial.nearrepeat import knox_test
 
-    inp = _inputs(
-        events,
-        database,
-        country,
-        admin1,
-        admin2,
-        source,
-        iccs,
-        date_from,
-        date_to,
-        crs,
-        250.0,
-        None,
-        area,
-        drop_stray,
-        4_000_000,
-    )
     study = study_of(inp)
     ev = study.events
     result = knox_test(
@@ -571,21 +583,9 @@ def models_cmd() -> None:
 
 
 @hotspots_app.command("predict")
+@with_inputs(cell_size=250.0)
 def predict_cmd(
-    events: EventsOpt = None,
-    country: CountryOpt = None,
-    admin1: Admin1Opt = None,
-    admin2: Admin2Opt = None,
-    source: SourceOpt = None,
-    iccs: IccsOpt = None,
-    date_from: FromOpt = None,
-    date_to: ToOpt = None,
-    crs: CrsOpt = None,
-    cell_size: CellOpt = 250.0,
-    h3: H3Opt = None,
-    area: AreaOpt = None,
-    drop_stray: StrayOpt = False,
-    max_cells: MaxCellsOpt = 4_000_000,
+    inp: Inputs,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name.")] = "combined",
     cutoff: Annotated[
         str | None,
@@ -601,7 +601,6 @@ def predict_cmd(
     out: OutOpt = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
-    database: DatabaseOpt = None,
 ) -> None:
     """Predict a risk surface for the next window and mark the top cells."""
     from safestreets.cli.indicators import parse_date
@@ -610,23 +609,6 @@ def predict_cmd(
     from safestreets.spatial.predict import make_model
 
     lang = _lang(lang)
-    inp = _inputs(
-        events,
-        database,
-        country,
-        admin1,
-        admin2,
-        source,
-        iccs,
-        date_from,
-        date_to,
-        crs,
-        cell_size,
-        h3,
-        area,
-        drop_stray,
-        max_cells,
-    )
     if not 0 < coverage <= 100:
         raise InputError("--coverage is a percentage of the area, above 0 and at most 100")
     study = study_of(inp)
@@ -698,21 +680,9 @@ def predict_cmd(
 
 
 @hotspots_app.command("backtest")
+@with_inputs(cell_size=250.0)
 def backtest_cmd(
-    events: EventsOpt = None,
-    country: CountryOpt = None,
-    admin1: Admin1Opt = None,
-    admin2: Admin2Opt = None,
-    source: SourceOpt = None,
-    iccs: IccsOpt = None,
-    date_from: FromOpt = None,
-    date_to: ToOpt = None,
-    crs: CrsOpt = None,
-    cell_size: CellOpt = 250.0,
-    h3: H3Opt = None,
-    area: AreaOpt = None,
-    drop_stray: StrayOpt = False,
-    max_cells: MaxCellsOpt = 4_000_000,
+    inp: Inputs,
     model: ModelsOpt = None,
     origins: Annotated[int, typer.Option("--origins", help="Number of windows.")] = 26,
     window_days: Annotated[float, typer.Option("--window-days", help="Days per window.")] = 7.0,
@@ -726,29 +696,11 @@ def backtest_cmd(
     ] = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
-    database: DatabaseOpt = None,
 ) -> None:
     """Rolling-origin backtest of the models: hit rate, PAI and PEI against the baselines."""
     from safestreets.spatial.backtest import backtest, write_report
 
     lang = _lang(lang)
-    inp = _inputs(
-        events,
-        database,
-        country,
-        admin1,
-        admin2,
-        source,
-        iccs,
-        date_from,
-        date_to,
-        crs,
-        cell_size,
-        h3,
-        area,
-        drop_stray,
-        max_cells,
-    )
     covs = _edges(coverages, "coverage")
     study = study_of(inp)
     history = _history(study, layer)
@@ -834,21 +786,9 @@ def _permutations(text: str, cells: int, alpha: float, fdr: bool) -> tuple[int, 
 
 
 @hotspots_app.command("gistar")
+@with_inputs(cell_size=250.0)
 def gistar_cmd(
-    events: EventsOpt = None,
-    country: CountryOpt = None,
-    admin1: Admin1Opt = None,
-    admin2: Admin2Opt = None,
-    source: SourceOpt = None,
-    iccs: IccsOpt = None,
-    date_from: FromOpt = None,
-    date_to: ToOpt = None,
-    crs: CrsOpt = None,
-    cell_size: CellOpt = 250.0,
-    h3: H3Opt = None,
-    area: AreaOpt = None,
-    drop_stray: StrayOpt = False,
-    max_cells: MaxCellsOpt = 4_000_000,
+    inp: Inputs,
     permutations: PermOpt = "auto",
     fdr: FdrOpt = True,
     alpha: AlphaOpt = 0.05,
@@ -857,29 +797,11 @@ def gistar_cmd(
     out: OutOpt = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
-    database: DatabaseOpt = None,
 ) -> None:
     """Getis-Ord Gi* hot and cold spots with false-discovery-rate control."""
     from safestreets.spatial.hotspots import gistar
 
     lang = _lang(lang)
-    inp = _inputs(
-        events,
-        database,
-        country,
-        admin1,
-        admin2,
-        source,
-        iccs,
-        date_from,
-        date_to,
-        crs,
-        cell_size,
-        h3,
-        area,
-        drop_stray,
-        max_cells,
-    )
     study = study_of(inp)
     perms, why = _permutations(permutations, study.grid.n, alpha, fdr)
     result = gistar(
@@ -933,21 +855,9 @@ def gistar_cmd(
 
 
 @hotspots_app.command("emerging")
+@with_inputs(cell_size=250.0)
 def emerging_cmd(
-    events: EventsOpt = None,
-    country: CountryOpt = None,
-    admin1: Admin1Opt = None,
-    admin2: Admin2Opt = None,
-    source: SourceOpt = None,
-    iccs: IccsOpt = None,
-    date_from: FromOpt = None,
-    date_to: ToOpt = None,
-    crs: CrsOpt = None,
-    cell_size: CellOpt = 250.0,
-    h3: H3Opt = None,
-    area: AreaOpt = None,
-    drop_stray: StrayOpt = False,
-    max_cells: MaxCellsOpt = 4_000_000,
+    inp: Inputs,
     slice_days: Annotated[
         float, typer.Option("--slice-days", help="Length of each time slice in days.")
     ] = 28.0,
@@ -960,29 +870,11 @@ def emerging_cmd(
     out: OutOpt = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
-    database: DatabaseOpt = None,
 ) -> None:
     """Emerging hot spots: Gi* per time slice and a Mann-Kendall trend per cell."""
     from safestreets.spatial.hotspots import emerging_hotspots
 
     lang = _lang(lang)
-    inp = _inputs(
-        events,
-        database,
-        country,
-        admin1,
-        admin2,
-        source,
-        iccs,
-        date_from,
-        date_to,
-        crs,
-        cell_size,
-        h3,
-        area,
-        drop_stray,
-        max_cells,
-    )
     study = study_of(inp)
     result = emerging_hotspots(
         study.grid,
@@ -1041,21 +933,9 @@ def emerging_cmd(
 
 
 @hotspots_app.command("kde")
+@with_inputs(cell_size=100.0)
 def kde_cmd(
-    events: EventsOpt = None,
-    country: CountryOpt = None,
-    admin1: Admin1Opt = None,
-    admin2: Admin2Opt = None,
-    source: SourceOpt = None,
-    iccs: IccsOpt = None,
-    date_from: FromOpt = None,
-    date_to: ToOpt = None,
-    crs: CrsOpt = None,
-    cell_size: CellOpt = 100.0,
-    h3: H3Opt = None,
-    area: AreaOpt = None,
-    drop_stray: StrayOpt = False,
-    max_cells: MaxCellsOpt = 4_000_000,
+    inp: Inputs,
     kernel: Annotated[str, typer.Option("--kernel", help="quartic or gaussian.")] = "quartic",
     bandwidth: Annotated[
         float | None,
@@ -1073,29 +953,11 @@ def kde_cmd(
     out: OutOpt = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
-    database: DatabaseOpt = None,
 ) -> None:
     """Kernel density of events (events per km²), by convolution on the grid."""
     from safestreets.spatial.kde import kde
 
     lang = _lang(lang)
-    inp = _inputs(
-        events,
-        database,
-        country,
-        admin1,
-        admin2,
-        source,
-        iccs,
-        date_from,
-        date_to,
-        crs,
-        cell_size,
-        h3,
-        area,
-        drop_stray,
-        max_cells,
-    )
     study = study_of(inp)
     result = kde(
         study.grid,
@@ -1141,21 +1003,9 @@ def kde_cmd(
 
 
 @hotspots_app.command("placerisk")
+@with_inputs(cell_size=250.0)
 def placerisk_cmd(
-    events: EventsOpt = None,
-    country: CountryOpt = None,
-    admin1: Admin1Opt = None,
-    admin2: Admin2Opt = None,
-    source: SourceOpt = None,
-    iccs: IccsOpt = None,
-    date_from: FromOpt = None,
-    date_to: ToOpt = None,
-    crs: CrsOpt = None,
-    cell_size: CellOpt = 250.0,
-    h3: H3Opt = None,
-    area: AreaOpt = None,
-    drop_stray: StrayOpt = False,
-    max_cells: MaxCellsOpt = 4_000_000,
+    inp: Inputs,
     layer: LayerOpt = None,
     layers: Annotated[
         Path | None,
@@ -1179,7 +1029,6 @@ def placerisk_cmd(
     out: OutOpt = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
-    database: DatabaseOpt = None,
 ) -> None:
     """Risk around places: relative risk near markets, bus stops, bars... (risk terrain)."""
     from safestreets.spatial.placerisk import layers_from_dir, place_risk, read_layer
@@ -1191,23 +1040,6 @@ def placerisk_cmd(
             hint="give --layer FILE (repeatable) or --layers FOLDER; `safestreets demo` writes "
             "demo layers to <data dir>/demo/layers",
         )
-    inp = _inputs(
-        events,
-        database,
-        country,
-        admin1,
-        admin2,
-        source,
-        iccs,
-        date_from,
-        date_to,
-        crs,
-        cell_size,
-        h3,
-        area,
-        drop_stray,
-        max_cells,
-    )
     places = [read_layer(p) for p in layer or []]
     if layers is not None:
         places += layers_from_dir(layers)
