@@ -72,7 +72,8 @@ def _health() -> Iterator[str]:
 
 COUNTRIES = ("SV", "GT", "HN", "NI", "CR", "PA", "BZ")
 #: Rate indicators of the catalogue, by country and year (the dashboard's overview question).
-INDICATORS = ("homicide_rate", "robbery_rate", "theft_rate", "extortion_rate", "femicide_rate")
+#: (Femicide rates need female populations, which are not shipped: they answer 400.)
+INDICATORS = ("homicide_rate", "robbery_rate", "theft_rate", "extortion_rate", "kidnapping_rate")
 #: ICCS sections of the hotspot layers and incident searches.
 SECTIONS = ("01", "02", "04", "05", "07")
 
@@ -188,13 +189,13 @@ async def solo(base: str, token: str, per_endpoint: int) -> Tally:
     return tally
 
 
-async def load(base: str, token: str, clients: int, seconds: float) -> tuple[Tally, float]:
+async def load(bases: list[str], token: str, clients: int, seconds: float) -> tuple[Tally, float]:
     """``clients`` concurrent clients cycling over the mix for ``seconds`` (closed loop)."""
     tally = Tally()
     deadline = time.perf_counter() + seconds
 
     async def one(k: int) -> None:
-        async with _client(base, token) as client:
+        async with _client(bases[k % len(bases)], token) as client:
             sources = [(ep.name, ep.paths()) for ep in ENDPOINTS]
             # Each client starts at a different place in the mix and in each parameter list.
             for _, paths in sources:
@@ -259,67 +260,65 @@ def make_token(url: str) -> str:
     return token.secret
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class Server:
-    """The app in a uvicorn subprocess, on a loopback socket opened here (no port race)."""
+    """The app in ``workers`` single-worker uvicorn processes, each on a free loopback port
+    (clients are spread over them, as a balancer would).
+
+    Each uvicorn binds its port itself. A socket handed over (``--fd``) or bound by uvicorn's
+    ``--workers`` supervisor has ``proto`` 0, so asyncio leaves Nagle's algorithm on and
+    every response written in two parts waits for the client's delayed ACK: about 40 ms per
+    request, measured here (uvicorn issue #3149). Hence no ``--workers N``.
+    """
 
     def __init__(self, url: str, workdir: Path, workers: int = 1) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(2048)
-        self.port = self.sock.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
             "SAFESTREETS_DATABASE_URL": url,
             "SAFESTREETS_DATA_DIR": str(workdir),
             "SAFESTREETS_DEMO": "true",
         }
-        fd = self.sock.fileno()
+        self.bases: list[str] = []
+        self.procs: list[subprocess.Popen[bytes]] = []
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "safestreets.api.app:create_app",
-                "--factory",
-                "--fd",
-                str(fd),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--backlog",
-                "2048",
-                "--workers",
-                str(workers),
-            ],
-            env=env,
-            pass_fds=(fd,),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        for _ in range(workers):
+            port = _free_port()
+            self.bases.append(f"http://127.0.0.1:{port}")
+            command = [sys.executable, "-m", "uvicorn", "safestreets.api.app:create_app"]
+            command += ["--factory", "--host", "127.0.0.1", "--port", str(port)]
+            command += ["--log-level", "warning", "--no-access-log", "--backlog", "2048"]
+            self.procs.append(
+                subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            )
         deadline = time.monotonic() + 60
-        while True:
+        waiting = list(self.bases)
+        while waiting:
             try:
-                if httpx.get(self.base + "/api/v1/health", timeout=2).status_code == 200:
-                    return
+                if httpx.get(waiting[0] + "/api/v1/health", timeout=2).status_code == 200:
+                    waiting.pop(0)
+                    continue
             except httpx.HTTPError:
                 pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+            if any(p.poll() is not None for p in self.procs) or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the server did not start; see {workdir / 'server.log'}")
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
             try:
-                self.proc.wait(timeout=15)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.sock.close()
+                proc.kill()
+                proc.wait()
         self.log.close()
 
 
@@ -407,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incidents", type=int, default=250_000)
     parser.add_argument("--solo", type=int, default=50, help="unloaded requests per endpoint")
     parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (serve runs 1)"
+        "--workers", type=int, default=1, help="server processes (safestreets serve runs 1)"
     )
     parser.add_argument("--layer", choices=("counts", "kde", "gistar"), default=LAYER["kind"])
     parser.add_argument("--cell", type=int, default=LAYER["cell"], help="hotspot cell, metres")
@@ -427,8 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         token = make_token(url)
         print(f"store ready in {built:.1f} s ({url.split('?')[0]})", flush=True)
         server = Server(url, workdir, args.workers)
-        unloaded = summarise(asyncio.run(solo(server.base, token, args.solo)), None)
-        tally, elapsed = asyncio.run(load(server.base, token, args.clients, args.seconds))
+        unloaded = summarise(asyncio.run(solo(server.bases[0], token, args.solo)), None)
+        tally, elapsed = asyncio.run(load(server.bases, token, args.clients, args.seconds))
         loaded = summarise(tally, elapsed)
     finally:
         if server is not None:
