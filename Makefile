@@ -23,7 +23,7 @@ dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/safestreets init
 	$(BIN)/safestreets demo --if-missing
-	$(BIN)/safestreets serve
+	SAFESTREETS_DEMO=$${SAFESTREETS_DEMO:-true} $(BIN)/safestreets serve
 
 ## make test: the whole suite (PostgreSQL half runs when SAFESTREETS_TEST_POSTGRES_URL is set)
 test: dev

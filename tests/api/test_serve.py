@@ -27,7 +27,9 @@ def use_settings(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> None:
     monkeypatch.setattr(serve_cli, "get_settings", lambda: Settings(**fields))
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.org"])
+@pytest.mark.parametrize(
+    "host", ["0.0.0.0", "192.168.1.10", "::", "example.org", "127.0.0.1", "localhost"]
+)
 def test_default_secret_refused_on_reachable_host(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, runs: list[dict[str, Any]], host: str
 ) -> None:
@@ -42,9 +44,9 @@ def test_default_secret_refused_on_reachable_host(
 @pytest.mark.parametrize(
     ("host", "settings"),
     [
-        ("127.0.0.1", {"secret_key": DEFAULT_SECRET}),
-        ("localhost", {"secret_key": DEFAULT_SECRET}),
-        ("::1", {"secret_key": DEFAULT_SECRET}),
+        ("127.0.0.1", {"secret_key": DEFAULT_SECRET, "demo": True}),
+        ("localhost", {"secret_key": DEFAULT_SECRET, "demo": True}),
+        ("::1", {"secret_key": "a-real-secret-0123456789"}),
         ("0.0.0.0", {"secret_key": DEFAULT_SECRET, "demo": True}),
         ("0.0.0.0", {"secret_key": "a-real-secret-0123456789"}),
     ],
@@ -72,7 +74,19 @@ def test_serve_migrates_and_runs(
 def test_port_defaults_to_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, runs: list[dict[str, Any]]
 ) -> None:
-    use_settings(monkeypatch, data_dir=tmp_path, port=8999)
+    use_settings(monkeypatch, data_dir=tmp_path, port=8999, demo=True)
     serve_cli.serve(host=None, port=None, database=None, reload=False)
     assert (runs[0]["host"], runs[0]["port"]) == ("127.0.0.1", 8999)
     assert (tmp_path / "safestreets.sqlite").exists()
+
+
+def test_default_secret_is_never_used_to_sign_sessions(tmp_path: Path) -> None:
+    from safestreets.api.app import create_app
+
+    app = create_app(Settings(data_dir=tmp_path, secret_key=DEFAULT_SECRET, demo=True))
+    other = create_app(Settings(data_dir=tmp_path, secret_key=DEFAULT_SECRET, demo=True))
+    key = app.state.settings.secret_key
+    assert key != DEFAULT_SECRET and len(key) >= 32
+    assert other.state.settings.secret_key != key  # one random key per process/app
+    kept = create_app(Settings(data_dir=tmp_path, secret_key="a-real-secret-0123456789"))
+    assert kept.state.settings.secret_key == "a-real-secret-0123456789"

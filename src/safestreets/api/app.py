@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -9,7 +11,7 @@ from sqlalchemy import Engine
 from safestreets import __version__
 from safestreets.api import public, v1
 from safestreets.api.errors import install_error_handlers
-from safestreets.config import Settings, get_settings
+from safestreets.config import DEFAULT_SECRET, Settings, get_settings
 from safestreets.store.engine import get_engine
 from safestreets.web import pages, public_pages
 
@@ -26,6 +28,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             an uninitialised database answers 503 with a hint.
     """
     settings = settings or get_settings()
+    if settings.secret_key == DEFAULT_SECRET:
+        # The shipped key is public: sign this process's sessions with a random one instead
+        # (sessions then end with the process, which is right for a demo).
+        settings = settings.model_copy(update={"secret_key": secrets.token_urlsafe(32)})
     if engine is None:
         engine = get_engine(settings.resolved_database_url())
     app = FastAPI(

@@ -24,13 +24,17 @@ def is_loopback(host: str) -> bool:
 
 
 def check_secret(settings: Settings, host: str) -> None:
-    """Refuse the shipped default secret on a reachable address, unless in demo mode."""
-    if settings.secret_key == DEFAULT_SECRET and not settings.demo and not is_loopback(host):
+    """Refuse the shipped default secret outside demo mode (on any address).
+
+    In demo mode the app signs sessions with a random per-process key instead of the shipped
+    one (see :func:`safestreets.api.app.create_app`), so nobody can forge a demo session.
+    """
+    if settings.secret_key == DEFAULT_SECRET and not settings.demo:
         raise ConfigError(
-            f"refusing to listen on {host} with the default secret key",
+            f"refusing to listen on {host} with the default secret key outside demo mode",
             hint="set SAFESTREETS_SECRET_KEY to a long random value "
             '(e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"), '
-            "or listen on 127.0.0.1, or set SAFESTREETS_DEMO=true for a demo",
+            "or set SAFESTREETS_DEMO=true for a demo (`make run` does)",
         )
 
 
