@@ -125,6 +125,8 @@ ENDPOINTS = (
 #: counts the incidents. The static stylesheet (no database) is the floor, shown beside it.
 BASELINE = "health"
 FLOOR = "static"
+#: The endpoints of the loaded run (``--mix``; all by default). The unloaded run does all.
+MIX: set[str] = {ep.name for ep in ENDPOINTS}
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -196,7 +198,7 @@ async def load(bases: list[str], token: str, clients: int, seconds: float) -> tu
 
     async def one(k: int) -> None:
         async with _client(bases[k % len(bases)], token) as client:
-            sources = [(ep.name, ep.paths()) for ep in ENDPOINTS]
+            sources = [(ep.name, ep.paths()) for ep in ENDPOINTS if ep.name in MIX]
             # Each client starts at a different place in the mix and in each parameter list.
             for _, paths in sources:
                 for _ in range(k % 7):
@@ -381,7 +383,7 @@ def verdicts(loaded: dict[str, Any]) -> list[tuple[str, bool, str]]:
     base = loaded[BASELINE]["p95_ms"]
     floor = loaded[FLOOR]["p95_ms"]
     for ep in ENDPOINTS:
-        if ep.name in (BASELINE, FLOOR):
+        if ep.name in (BASELINE, FLOOR) or ep.name not in MIX:
             continue
         p95 = loaded[ep.name]["p95_ms"]
         if p95 is None or base is None:
@@ -408,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes (safestreets serve runs 1)"
     )
+    parser.add_argument(
+        "--mix", help="loaded run: only these endpoints, e.g. health,indicators (diagnosis)"
+    )
     parser.add_argument("--layer", choices=("counts", "kde", "gistar"), default=LAYER["kind"])
     parser.add_argument("--cell", type=int, default=LAYER["cell"], help="hotspot cell, metres")
     parser.add_argument("--database", help="use this store instead of building one")
@@ -416,6 +421,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args(argv)
     LAYER.update(kind=args.layer, cell=args.cell)
+    if args.mix:
+        MIX.clear()
+        MIX.update(n.strip() for n in args.mix.split(",") if n.strip())
+        unknown = MIX - {ep.name for ep in ENDPOINTS}
+        if unknown:
+            parser.error(f"unknown endpoint(s) in --mix: {', '.join(sorted(unknown))}")
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-service-"))
     workdir.mkdir(parents=True, exist_ok=True)
