@@ -29,6 +29,11 @@ from typing import Any
 import pytest
 from tests.conftest import PROJECT_ROOT, sqlite_store
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the playwright_api fixture says so (a skip, or a failure in CI)
+    expect = None
+
 REQUIRE_ENV = "SAFESTREETS_REQUIRE_BROWSER"
 CHROMIUM_ENV = "SAFESTREETS_CHROMIUM"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
@@ -92,8 +97,6 @@ def playwright_api() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
-    from playwright.sync_api import expect
-
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as pw:
         yield pw

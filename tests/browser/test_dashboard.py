@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from playwright.sync_api import expect
-from tests.browser.conftest import ADMIN, ANALYST, PASSWORD, LiveApp, shot
+from tests.browser.conftest import ADMIN, ANALYST, PASSWORD, expect, shot
 
 from safestreets.web.i18n import Translator
 
@@ -31,7 +30,7 @@ def sign_in(page: Any, username: str = ADMIN, password: str = PASSWORD) -> None:
     page.wait_for_url(re.compile(r"/overview"))
 
 
-def test_log_in_and_out(page: Any, live_app: LiveApp) -> None:
+def test_log_in_and_out(page: Any) -> None:
     # The front door of a visitor is the login page.
     page.goto("/")
     page.wait_for_url(re.compile(r"/login"))

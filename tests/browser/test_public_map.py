@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
-from tests.browser.conftest import shot
+from tests.browser.conftest import expect, shot
 
 from safestreets.web.i18n import Translator
 
