@@ -124,8 +124,6 @@ class LiveApp:
     url: str
     engine: Any
     folder: Path
-    api_token: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _free_socket() -> socket.socket:
