@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
@@ -40,6 +42,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         description="Citizen-security information system for Central America. "
         "Every error answers with one envelope: "
         '`{"error": {"code": ..., "message": ..., "hint": ...}}`.',
+        # FastAPI's own /docs and /redoc pull their scripts from a CDN: /docs is served below
+        # from the vendored Swagger UI instead, so it works offline; ReDoc is not offered.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -49,4 +55,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(pages.router)
     app.include_router(public_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        vendor = "/static/vendor/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="safestreets API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
+            # No badge from the online validator (validator.swagger.io).
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
     return app
