@@ -31,22 +31,32 @@ VICTIM_ROW_SCHEMA: Final[dict[str, pl.DataType]] = {
 }
 
 
+def local_clock(occurred_at: pl.Series, zones: pl.Series) -> pl.Series:
+    """UTC times as the wall-clock times (naive) of each row's IANA time zone.
+
+    A null zone is UTC; an unknown zone name gives the UTC clock rather than a failed query.
+    """
+    occ = occurred_at
+    if occ.dtype == pl.Datetime and getattr(occ.dtype, "time_zone", None) is None:
+        occ = occ.dt.replace_time_zone("UTC")
+    tz = zones.fill_null("UTC")
+    local = occ.dt.replace_time_zone(None).alias("local")
+    for zone in tz.unique().to_list():
+        try:
+            conv = occ.dt.convert_time_zone(zone).dt.replace_time_zone(None)
+        except Exception:  # an unknown zone name: keep UTC
+            continue
+        local = pl.select(pl.when(tz == zone).then(conv).otherwise(local)).to_series()
+    return local.cast(pl.Datetime("us"))
+
+
 def local_dates(incidents: pl.DataFrame) -> pl.DataFrame:
     """``local_date``, ``year`` and ``month`` of each incident in its source's time zone.
 
     ``month`` is null when the source gave only the year; ``local_date`` is null when it
     gave only the month or the year (it cannot be placed in a week or a day range).
     """
-    occ = incidents["occurred_at"]
-    tz = incidents["source_timezone"].fill_null("UTC")
-    local = pl.Series("local", [None] * incidents.height, dtype=pl.Datetime("us"))
-    for zone in tz.unique().to_list():
-        sel = tz == zone
-        try:
-            conv = occ.dt.convert_time_zone(zone).dt.replace_time_zone(None)
-        except Exception:  # an unknown zone name: UTC rather than a failed query
-            conv = occ.dt.replace_time_zone(None)
-        local = pl.select(pl.when(sel).then(conv).otherwise(local)).to_series()
+    local = local_clock(incidents["occurred_at"], incidents["source_timezone"])
     precision = incidents["occurred_precision"].fill_null("exact")
     frame = pl.DataFrame({"local": local, "precision": precision})
     return frame.select(

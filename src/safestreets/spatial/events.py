@@ -25,6 +25,7 @@ import polars as pl
 from pyproj import CRS, Transformer
 
 from safestreets.errors import InputError
+from safestreets.records import local_clock
 
 __all__ = [
     "DAY_PRECISIONS",
@@ -216,19 +217,12 @@ def events_from_incidents(incidents: pl.DataFrame) -> tuple[pl.DataFrame, list[s
         df = df.filter(pl.col("occurred_precision").fill_null("exact").is_in(DAY_PRECISIONS))
         if df.height < n2:
             notes.append(f"{n2 - df.height:,} incidents dated only to a month or year left out")
-    occ = df["occurred_at"]
-    if occ.dtype == pl.Datetime and getattr(occ.dtype, "time_zone", None) is None:
-        occ = occ.dt.replace_time_zone("UTC")
-    local = occ.dt.replace_time_zone(None)
-    if "source_timezone" in df.columns and df.height:
-        tz = df["source_timezone"].fill_null("UTC")
-        for zone in tz.unique().to_list():
-            sel = tz == zone
-            try:
-                conv = occ.dt.convert_time_zone(zone).dt.replace_time_zone(None)
-            except Exception:  # an unknown zone name: UTC rather than a failed command
-                continue
-            local = pl.select(pl.when(sel).then(conv).otherwise(local)).to_series()
+    zones = (
+        df["source_timezone"]
+        if "source_timezone" in df.columns
+        else pl.Series([None] * df.height, dtype=pl.String)
+    )
+    local = local_clock(df["occurred_at"], zones)
     out = pl.DataFrame(
         {
             "occurred_at": local.cast(pl.Datetime("us")),
