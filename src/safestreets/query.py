@@ -5,9 +5,13 @@
 
 from __future__ import annotations
 
+import calendar
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final, Literal
+
+from safestreets.errors import InputError
 
 Resolution = Literal["year", "month", "day"]
 
@@ -86,3 +90,28 @@ class CountQuery:
     equals: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
     year_from: int | None = None
     year_to: int | None = None
+
+
+def parse_date(text: str, *, end: bool, name: str | None = None) -> date:
+    """``2023``, ``2023-05`` or ``2023-05-17``; a year or month means its first (or last) day.
+
+    The one reading of the date filters of the CLI (``--from``/``--to``), the API and the web
+    pages; ``name`` prefixes the error message with the parameter it came from.
+
+    Raises:
+        InputError: The text is not one of the three forms, or names no real day.
+    """
+    prefix = f"{name}: " if name else ""
+    hint = "use YYYY, YYYY-MM or YYYY-MM-DD"
+    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?", text.strip())
+    if not m:
+        raise InputError(f"{prefix}cannot read the date {text!r}", hint=hint)
+    y, mo, d = int(m[1]), int(m[2]) if m[2] else None, int(m[3]) if m[3] else None
+    try:
+        if mo is None:
+            return date(y, 12, 31) if end else date(y, 1, 1)
+        if d is None:
+            return date(y, mo, calendar.monthrange(y, mo)[1]) if end else date(y, mo, 1)
+        return date(y, mo, d)
+    except ValueError:
+        raise InputError(f"{prefix}no such date {text!r}", hint=hint) from None

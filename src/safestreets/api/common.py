@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import calendar
-import math
-import re
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Final
 
-import polars as pl
 from fastapi import Request
 from sqlalchemy import Engine
 from starlette.datastructures import URL
 
+from safestreets import query
 from safestreets.api.errors import ErrorEnvelope
-from safestreets.errors import InputError
+from safestreets.stats import export
 from safestreets.store.engine import check_ready
 
 __all__ = [
@@ -67,41 +64,15 @@ def ready_engine(request: Request) -> Engine:
 
 
 def parse_date(text: str | None, *, end: bool, name: str) -> date | None:
-    """``2023``, ``2023-05`` or ``2023-05-17``; a year or month means its first (or last) day.
-
-    The same forms as the CLI's ``--from``/``--to``.
-    """
+    """An optional date filter (:func:`safestreets.query.parse_date`); empty means none."""
     if text is None or not text.strip():
         return None
-    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?", text.strip())
-    bad = InputError(
-        f"{name}: cannot read the date {text!r}", hint="use YYYY, YYYY-MM or YYYY-MM-DD"
-    )
-    if not m:
-        raise bad
-    y, mo, d = int(m[1]), int(m[2]) if m[2] else None, int(m[3]) if m[3] else None
-    try:
-        if mo is None:
-            return date(y, 12, 31) if end else date(y, 1, 1)
-        if d is None:
-            return date(y, mo, calendar.monthrange(y, mo)[1]) if end else date(y, mo, 1)
-        return date(y, mo, d)
-    except ValueError:
-        raise bad from None
+    return query.parse_date(text, end=end, name=name)
 
 
-def jsonable(v: Any) -> Any:
-    """A value as JSON holds it: dates as ISO text, NaN and infinities as null."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, datetime | date):
-        return v.isoformat()
-    return v
-
-
-def rows_of(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Frame rows as JSON-ready dicts."""
-    return [{k: jsonable(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+#: JSON-ready values and rows: the one helper of the exports (dates as ISO text, NaN as null).
+jsonable = export.plain
+rows_of = export.records
 
 
 def next_link(request: Request, **params: Any) -> str:

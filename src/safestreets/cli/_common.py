@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
+from safestreets.errors import InputError
 from safestreets.ingest.report import IngestReport
 from safestreets.store.engine import check_ready, get_engine
 
@@ -36,6 +37,13 @@ DatabaseOpt = Annotated[
         help="Database URL (default: SAFESTREETS_DATABASE_URL or the SQLite file).",
     ),
 ]
+
+
+def check_lang(lang: str) -> str:
+    """The ``--lang`` value of a command, refused unless ``es`` or ``en``."""
+    if lang not in ("es", "en"):
+        raise InputError(f"unknown language {lang!r}", hint="use --lang es or --lang en")
+    return lang
 
 
 def ready_engine(url: str | None) -> Engine:

@@ -27,8 +27,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from safestreets.cli._common import DatabaseOpt, console, err_console, ready_engine
+from safestreets.cli._common import (
+    DatabaseOpt,
+    check_lang,
+    console,
+    err_console,
+    ready_engine,
+)
 from safestreets.errors import InputError
+from safestreets.stats import export
 
 hotspots_app = typer.Typer(
     help="Where crime concentrates, whether it repeats nearby, and where it will be next.",
@@ -124,7 +131,7 @@ def _inputs(
     drop_stray: bool,
     max_cells: int,
 ) -> Inputs:
-    from safestreets.cli.indicators import parse_date
+    from safestreets.query import parse_date
 
     if events is not None and (country or admin1 or admin2 or source):
         raise InputError(
@@ -272,19 +279,9 @@ def study_of(inp: Inputs) -> Any:
 # -- writing results --------------------------------------------------------------------------
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, (np.floating, np.integer)):
-        return _jsonable(v.item())
-    if isinstance(v, (date,)):
-        return v.isoformat()
-    return v
-
-
 def frame_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts (NaN and infinity become null)."""
-    return [{k: _jsonable(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+    return export.records(frame)
 
 
 def print_json(payload: dict[str, Any]) -> None:
@@ -372,12 +369,6 @@ def _report(study: Any, written: list[Path], as_json: bool) -> None:
         _say(f"wrote {path}")
 
 
-def _lang(lang: str) -> str:
-    if lang not in ("es", "en"):
-        raise InputError(f"unknown language {lang!r}", hint="use --lang es or --lang en")
-    return lang
-
-
 def _study_meta(study: Any) -> dict[str, Any]:
     g = study.grid
     return {
@@ -408,7 +399,7 @@ def grid_cmd(
     """Count events per cell and measure how concentrated they are."""
     from safestreets.spatial.hotspots import concentration
 
-    lang = _lang(lang)
+    lang = check_lang(lang)
     study = study_of(inp)
     counts = study.counts()
     frame = study.cell_frame().with_columns(count=pl.Series(counts).cast(pl.Int64))
@@ -431,7 +422,7 @@ def _jsonable_dict(obj: Any) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
     data = asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else dict(obj)
-    return {k: _jsonable(v) for k, v in data.items()}
+    return {k: export.plain(v) for k, v in data.items()}
 
 
 def _print_concentration(conc: Any) -> None:
@@ -603,12 +594,12 @@ def predict_cmd(
     lang: LangOpt = "es",
 ) -> None:
     """Predict a risk surface for the next window and mark the top cells."""
-    from safestreets.cli.indicators import parse_date
+    from safestreets.query import parse_date
     from safestreets.spatial.backtest import coverage_targets
     from safestreets.spatial.events import day_of
     from safestreets.spatial.predict import make_model
 
-    lang = _lang(lang)
+    lang = check_lang(lang)
     if not 0 < coverage <= 100:
         raise InputError("--coverage is a percentage of the area, above 0 and at most 100")
     study = study_of(inp)
@@ -700,7 +691,7 @@ def backtest_cmd(
     """Rolling-origin backtest of the models: hit rate, PAI and PEI against the baselines."""
     from safestreets.spatial.backtest import backtest, write_report
 
-    lang = _lang(lang)
+    lang = check_lang(lang)
     covs = _edges(coverages, "coverage")
     study = study_of(inp)
     history = _history(study, layer)
@@ -801,7 +792,7 @@ def gistar_cmd(
     """Getis-Ord Gi* hot and cold spots with false-discovery-rate control."""
     from safestreets.spatial.hotspots import gistar
 
-    lang = _lang(lang)
+    lang = check_lang(lang)
     study = study_of(inp)
     perms, why = _permutations(permutations, study.grid.n, alpha, fdr)
     result = gistar(
@@ -874,7 +865,7 @@ def emerging_cmd(
     """Emerging hot spots: Gi* per time slice and a Mann-Kendall trend per cell."""
     from safestreets.spatial.hotspots import emerging_hotspots
 
-    lang = _lang(lang)
+    lang = check_lang(lang)
     study = study_of(inp)
     result = emerging_hotspots(
         study.grid,
@@ -957,7 +948,7 @@ def kde_cmd(
     """Kernel density of events (events per km²), by convolution on the grid."""
     from safestreets.spatial.kde import kde
 
-    lang = _lang(lang)
+    lang = check_lang(lang)
     study = study_of(inp)
     result = kde(
         study.grid,
@@ -1033,7 +1024,7 @@ def placerisk_cmd(
     """Risk around places: relative risk near markets, bus stops, bars... (risk terrain)."""
     from safestreets.spatial.placerisk import layers_from_dir, place_risk, read_layer
 
-    lang = _lang(lang)
+    lang = check_lang(lang)
     if not layer and layers is None:
         raise InputError(
             "no place layer given",

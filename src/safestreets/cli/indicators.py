@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
-import re
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,8 +10,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from safestreets.cli._common import DatabaseOpt, console, err_console, ready_engine
+from safestreets.cli._common import (
+    DatabaseOpt,
+    check_lang,
+    console,
+    err_console,
+    ready_engine,
+)
 from safestreets.errors import InputError
+from safestreets.query import parse_date
 
 indicators_app = typer.Typer(help="Standard indicators: counts and rates.", no_args_is_help=True)
 
@@ -27,18 +31,12 @@ CatalogueOpt = Annotated[
 LangOpt = Annotated[str, typer.Option("--lang", help="Language of names and notes: es or en.")]
 
 
-def _lang(lang: str) -> str:
-    if lang not in ("es", "en"):
-        raise InputError(f"unknown language {lang!r}", hint="use --lang es or --lang en")
-    return lang
-
-
 @indicators_app.command("list")
 def list_indicators(catalogue: CatalogueOpt = None, lang: LangOpt = "es") -> None:
     """List the indicators of the catalogue."""
     from safestreets.stats.catalogue import load_catalogue
 
-    lang = _lang(lang)
+    lang = check_lang(lang)
     cat = load_catalogue(catalogue)
     t = Table(title="Indicadores" if lang == "es" else "Indicators")
     # The id is what users type: never wrapped or cut, whatever the terminal width.
@@ -74,7 +72,7 @@ def show_indicator(indicator: str, catalogue: CatalogueOpt = None, lang: LangOpt
     from safestreets.stats.catalogue import load_catalogue
 
     ind = load_catalogue(catalogue).get(indicator)
-    lang = _lang(lang)
+    lang = check_lang(lang)
     console.print(f"[bold]{escape(ind.name.get(lang))}[/] ({ind.id})")
     console.print(escape(ind.description.get(lang)))
     console.print(
@@ -84,22 +82,6 @@ def show_indicator(indicator: str, catalogue: CatalogueOpt = None, lang: LangOpt
             )
         )
     )
-
-
-def parse_date(text: str, *, end: bool) -> date:
-    """``2023``, ``2023-05`` or ``2023-05-17``; a year or month means its first (or last) day."""
-    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?", text.strip())
-    if not m:
-        raise InputError(f"cannot read the date {text!r}", hint="use YYYY, YYYY-MM or YYYY-MM-DD")
-    y, mo, d = int(m[1]), int(m[2]) if m[2] else None, int(m[3]) if m[3] else None
-    try:
-        if mo is None:
-            return date(y, 12, 31) if end else date(y, 1, 1)
-        if d is None:
-            return date(y, mo, calendar.monthrange(y, mo)[1]) if end else date(y, mo, 1)
-        return date(y, mo, d)
-    except ValueError:
-        raise InputError(f"no such date {text!r}", hint="use YYYY, YYYY-MM or YYYY-MM-DD") from None
 
 
 def parse_where(items: list[str]) -> dict[str, tuple[str, ...]]:
@@ -162,7 +144,7 @@ def compute_cmd(
     from safestreets.stats.indicators import Request, compute
     from safestreets.store.aggregates import StoreData
 
-    lang = _lang(lang)
+    lang = check_lang(lang)
     fmt = export.format_for(out, fmt)
     if out is None and fmt in ("xlsx", "parquet"):
         raise InputError(f"--format {fmt} needs --out FILE", hint="e.g. --out homicides.xlsx")

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from safestreets.errors import InputError
@@ -20,12 +21,20 @@ _BOM = "\ufeff"
 
 
 def plain(v: Any) -> Any:
-    """A value as JSON can hold it (dates as ISO text, NaN and infinities as null)."""
+    """A value as JSON can hold it (dates as ISO text, NaN and infinities as null, NumPy
+    scalars as Python numbers)."""
+    if isinstance(v, np.generic):
+        v = v.item()
     if isinstance(v, (date, datetime)):
         return v.isoformat()
     if isinstance(v, float) and not math.isfinite(v):  # JSON has no NaN or Infinity
         return None
     return v
+
+
+def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a frame as JSON-ready dicts (see :func:`plain`)."""
+    return [{k: plain(v) for k, v in r.items()} for r in frame.iter_rows(named=True)]
 
 
 def format_for(path: Path | None, given: str | None) -> str:
@@ -53,7 +62,7 @@ def to_bytes(frame: pl.DataFrame, fmt: str, meta: Mapping[str, Any]) -> bytes:
         # The BOM makes Excel read UTF-8, so accents survive a double click.
         return (_BOM + buf.getvalue()).encode("utf-8")
     if fmt == "json":
-        rows = [{k: plain(v) for k, v in r.items()} for r in frame.iter_rows(named=True)]
+        rows = records(frame)
         doc = {**{k: plain(v) for k, v in meta.items()}, "rows": rows}
         return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
     if fmt == "parquet":
