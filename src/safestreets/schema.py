@@ -197,3 +197,35 @@ def age_band(age: pl.Expr) -> pl.Expr:
         .then(pl.lit("45-59"))
         .otherwise(pl.lit("60+"))
     )
+
+# --- persons and alerts (issue 6: cross-border alerts and matching) --------------------------
+
+#: The canonical person CSV (docs/sharing.md), in this order. Every column but ``record_id``
+#: may be empty; ``date_of_birth`` may be partial (``1985``, ``1985-03``).
+PERSON_COLUMNS: Final = (
+    "record_id",
+    "given_names",
+    "surname_1",
+    "surname_2",
+    "date_of_birth",
+    "sex",
+    "national_id",
+    "id_country",
+    "nationality",
+    "aliases",
+    "address",
+    "municipality",
+)
+#: Alert kinds and the subject each one describes.
+ALERT_KINDS: Final = {
+    "wanted_person": "person",
+    "missing_person": "person",
+    "criminal_record": "person",
+    "stolen_vehicle": "vehicle",
+    "stolen_firearm": "firearm",
+    "recovered_firearm": "firearm",
+}
+ALERT_SUBJECTS: Final = ("person", "vehicle", "firearm")
+#: The fields of a vehicle and a firearm in an alert or a query.
+VEHICLE_COLUMNS: Final = ("plate", "plate_country", "vin", "make", "model", "colour", "year")
+FIREARM_COLUMNS: Final = ("serial", "make", "model", "calibre", "firearm_type")
