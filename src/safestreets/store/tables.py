@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -304,3 +305,117 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+
+# --- cross-border alerts, hit/no-hit queries, follow-up requests (revision 0005) ------------
+
+#: One alert: a wanted, missing or previously convicted person, a stolen vehicle, a lost or
+#: stolen firearm or one recovered at a crime scene. The subject's fields share one row (a
+#: person's, a vehicle's or a firearm's columns are filled, by kind); a person contributed in
+#: privacy-preserving mode has no name columns, only ``clk`` and ``clk_blocks``. ``country``
+#: is the owner agency's country (the access rules read it as every record's).
+alert = Table(
+    "alert",
+    metadata,
+    Column("alert_id", BigKey, primary_key=True, autoincrement=True),
+    Column("reference", String(32), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("owner_agency", Text, ForeignKey("agency.agency_id"), nullable=False),
+    Column("country", String(2)),
+    Column("handling_code", String(12), nullable=False),
+    # The owner's own id: (owner_agency, external_id) is the natural key of bulk re-runs.
+    Column("external_id", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # active | cancelled | expired
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=False),
+    Column("contact", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("instructions", Text),
+    Column("iccs_code", String(16)),
+    Column("warrant_ref", Text),
+    Column("is_child", Boolean),
+    *[Column(name, Text) for name in schema.PERSON_COLUMNS if name != "record_id"],
+    Column("plate", Text),
+    Column("plate_country", String(2)),
+    Column("vin", String(17)),
+    Column("make", Text),
+    Column("model", Text),
+    Column("colour", Text),
+    Column("year", Integer),
+    Column("serial", Text),
+    Column("calibre", Text),
+    Column("firearm_type", Text),
+    Column("encoding", String(8), nullable=False),  # plain | clk
+    Column("clk", LargeBinary),
+    Column("clk_blocks", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", Text, nullable=False),
+)
+Index("uq_alert_owner_external", alert.c.owner_agency, alert.c.external_id, unique=True)
+Index("ix_alert_status_valid_until", alert.c.status, alert.c.valid_until)
+
+#: One row (id 1) counting changes to alerts, so a process holding an in-memory match index
+#: knows, with one cheap read, whether it must refresh it.
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+#: Every hit/no-hit query: who asked, when, about what kind of subject, and the answer. The
+#: query's own personal data is not kept (only a keyed digest, to spot repeated queries).
+hit_query = Table(
+    "hit_query",
+    metadata,
+    Column("query_id", BigKey, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("user_id", BigInteger),
+    Column("agency", Text),
+    Column("subject", String(10), nullable=False),
+    Column("mode", String(8), nullable=False),  # plain | clk
+    Column("purpose", Text),
+    Column("digest", String(64)),
+    Column("hits", Integer, nullable=False),
+)
+Index("ix_hit_query_user", hit_query.c.user_id, hit_query.c.query_id)
+
+#: The alerts a query hit: the owner agency sees who searched for its records from here.
+hit = Table(
+    "hit",
+    metadata,
+    Column(
+        "query_id",
+        BigInteger,
+        ForeignKey("hit_query.query_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("alert_id", BigInteger, ForeignKey("alert.alert_id"), primary_key=True),
+    Column("owner_agency", Text, nullable=False),
+    Column("score", Float, nullable=False),
+)
+Index("ix_hit_owner", hit.c.owner_agency, hit.c.query_id)
+
+#: Follow-up requests: after a hit, the querying officer asks the owner for the details.
+followup = Table(
+    "followup",
+    metadata,
+    Column("request_id", BigKey, primary_key=True, autoincrement=True),
+    Column("query_id", BigInteger, ForeignKey("hit_query.query_id"), nullable=False),
+    Column("alert_id", BigInteger, ForeignKey("alert.alert_id"), nullable=False),
+    Column("owner_agency", Text, nullable=False),
+    Column("requester_user_id", BigInteger, nullable=False),
+    Column("requester", Text, nullable=False),
+    Column("requester_agency", Text),
+    Column("reason", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # pending | approved | denied
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", Text),
+    Column("decision_reason", Text),
+)
+Index("ix_followup_owner_status", followup.c.owner_agency, followup.c.status)
+Index("ix_followup_requester", followup.c.requester_user_id)
