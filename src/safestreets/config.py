@@ -27,6 +27,10 @@ class Settings(BaseSettings):
         map_tile_url: an optional background tile layer for the public map (``https://.../
             {z}/{x}/{y}.png``); off by default: the map draws only the app's own outlines.
         map_tile_attribution: the attribution text the tile provider requires.
+        clk_key_file: a file holding the key the member countries share for privacy-preserving
+            person encodings (docs/sharing.md); when set, plain-text person queries are also
+            encoded and compared with the alerts contributed as encodings.
+        hit_threshold: the match probability from which a person query reports a hit.
     """
 
     model_config = SettingsConfigDict(env_prefix="SAFESTREETS_", env_file=None)
@@ -43,6 +47,8 @@ class Settings(BaseSettings):
     public_cell_m: float = Field(default=500.0, ge=100.0)
     map_tile_url: str | None = None
     map_tile_attribution: str = ""
+    clk_key_file: Path | None = None
+    hit_threshold: float = Field(default=0.9, gt=0.0, lt=1.0)
 
     @field_validator("map_tile_url")
     @classmethod

@@ -21,7 +21,10 @@ from safestreets.store.audit_log import append
 __all__ = ["RECORD_KINDS", "grant", "grants_of", "revoke"]
 
 #: Record kinds and (table, id column) where their owner is found.
-RECORD_KINDS: dict[str, tuple[str, str]] = {"incident": ("incident", "incident_id")}
+RECORD_KINDS: dict[str, tuple[str, str]] = {
+    "incident": ("incident", "incident_id"),
+    "alert": ("alert", "alert_id"),
+}
 
 
 def _owner(conn: Connection, record_kind: str, record_id: int) -> str | None:

@@ -43,6 +43,11 @@ ACTIONS: Final[dict[str, frozenset[str]]] = {
     "query:aggregates": READ_ROLES | {"admin", PUBLIC_ROLE},
     "export": frozenset({"analyst", "liaison", "regional"}),
     "query:cross_border": frozenset({"liaison", "regional"}),
+    # Create, change and cancel the alerts of one's own agency.
+    "manage:alerts": frozenset({"analyst", "liaison"}),
+    # Approve or deny follow-up requests addressed to one's own agency, and see who searched
+    # for its alerts.
+    "decide:requests": frozenset({"admin", "liaison"}),
     "manage:users": frozenset({"admin"}),
     "manage:grants": frozenset({"admin"}),
     "read:audit": frozenset({"admin"}),
