@@ -35,7 +35,6 @@ from __future__ import annotations
 import importlib
 import random
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
@@ -50,6 +49,8 @@ from safestreets.errors import InputError
 from safestreets.reference import geo
 from safestreets.reference.population import country_population
 from safestreets.schema import PERSON_COLUMNS
+from safestreets.sharing.ids import make_valid_id
+from safestreets.sharing.names import HYPOCORISMS, fold, fold_expr
 
 __all__ = ["ERROR_KINDS", "PersonErrors", "generate_persons", "name_pools"]
 
@@ -193,37 +194,6 @@ _BARRIOS: Final = (
     "Los Ángeles",
 )
 
-# Until sharing.names lands: a few common pairs (folded nickname -> folded canonical name).
-_FALLBACK_HYPOCORISMS: Final = {
-    "pepe": "jose",
-    "chepe": "jose",
-    "paco": "francisco",
-    "pancho": "francisco",
-    "lupe": "guadalupe",
-    "chucho": "jesus",
-    "chuy": "jesus",
-    "memo": "guillermo",
-    "nacho": "ignacio",
-    "lalo": "eduardo",
-    "tono": "antonio",
-    "quique": "enrique",
-    "rafa": "rafael",
-    "manolo": "manuel",
-    "concha": "concepcion",
-    "chayo": "rosario",
-    "lola": "dolores",
-    "chema": "jose maria",
-    "goyo": "gregorio",
-    "chente": "vicente",
-    "chalo": "gonzalo",
-    "licha": "alicia",
-    "meche": "mercedes",
-    "chela": "graciela",
-    "beto": "roberto",
-    "toncho": "antonio",
-    "nando": "fernando",
-    "tere": "teresa",
-}
 # Display forms of folded nicknames whose written form has an accent or ñ.
 _NICK_DISPLAY: Final = {"tono": "Toño", "chon": "Chon", "nono": "Ñoño"}
 
@@ -406,54 +376,6 @@ def name_pools() -> NamePools:
     return NamePools(drop(male, rank_m, rank_f), drop(female, rank_f, rank_m), surnames)
 
 
-# --- collaborators that other modules provide -----------------------------------------------
-
-
-def _hypocorisms() -> Mapping[str, str]:
-    try:
-        mod = importlib.import_module("safestreets.sharing.names")
-    except ImportError:  # sharing.names not there yet: a short private list
-        return _FALLBACK_HYPOCORISMS
-    return mod.HYPOCORISMS
-
-
-def _id_maker() -> Callable[[str, random.Random], str]:
-    try:
-        mod = importlib.import_module("safestreets.sharing.ids")
-    except ImportError:
-        return _fallback_valid_id
-    return mod.make_valid_id
-
-
-def _fallback_valid_id(country: str, rng: random.Random) -> str:
-    """Well-formed IDs until sharing.ids lands (GT and SV with their check digits)."""
-    if country == "GT":
-        serial = [rng.randrange(10) for _ in range(8)]
-        check = sum(d * (i + 2) for i, d in enumerate(serial)) % 11
-        while check == 10:
-            serial[0] = rng.randrange(10)
-            check = sum(d * (i + 2) for i, d in enumerate(serial)) % 11
-        return "".join(map(str, serial)) + f"{check}{rng.randint(1, 22):02d}{rng.randint(1, 9):02d}"
-    if country == "SV":
-        digits = [rng.randrange(10) for _ in range(8)]
-        check = (10 - sum(d * (9 - i) for i, d in enumerate(digits)) % 10) % 10
-        return "".join(map(str, digits)) + f"-{check}"
-    if country == "HN":
-        return f"{rng.randint(1, 18):02d}{rng.randint(1, 20):02d}-{rng.randint(1940, 2010)}-" + (
-            f"{rng.randrange(100000):05d}"
-        )
-    if country == "NI":
-        body = f"{rng.randrange(1, 700):03d}{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}"
-        body += f"{rng.randrange(100):02d}{rng.randrange(10000):04d}"
-        letter = "ABCDEFGHJKLMNPQRSTUVWXY"[int(body) % 23]
-        return f"{body[:3]}-{body[3:9]}-{body[9:]}{letter}"
-    if country == "CR":
-        return f"{rng.randint(1, 7)}-{rng.randrange(10000):04d}-{rng.randrange(10000):04d}"
-    if country == "PA":
-        return f"{rng.randint(1, 9)}-{rng.randrange(1, 1000)}-{rng.randrange(1, 10000)}"
-    return f"{rng.randrange(100000, 1000000)}"
-
-
 # --- places -------------------------------------------------------------------------------
 
 
@@ -534,18 +456,12 @@ def _strip_accents(s: pl.Series) -> pl.Series:
 
 
 def _fold_series(s: pl.Series) -> pl.Series:
-    """Lower case without accents (the names here have no other marks)."""
-    return _strip_accents(s.str.to_lowercase())
+    """``names.fold`` of each value (the key of ``HYPOCORISMS``)."""
+    return pl.select(fold_expr(pl.lit(s))).to_series()
 
 
 def _has_accent(s: pl.Series) -> BoolArray:
     return s.str.contains(r"[áéíóúüñÁÉÍÓÚÜÑ]").fill_null(False).to_numpy()
-
-
-def _fold(s: str) -> str:
-    return "".join(
-        c for c in unicodedata.normalize("NFKD", s.lower()) if not unicodedata.combining(c)
-    )
 
 
 _KEYBOARD: Final = (
@@ -575,7 +491,7 @@ def _typo(s: str, rng: random.Random) -> str:
     kind = rng.randrange(4)
     i = rng.choice(letters)
     c = s[i]
-    near = _neighbours().get(_fold(c)[:1] or c, "") or "aeiou"
+    near = _neighbours().get(fold(c)[:1] or c, "") or "aeiou"
     sub = rng.choice(near)
     sub = sub.upper() if c.isupper() else sub
     if kind == 0:  # insert
@@ -650,7 +566,7 @@ def _nicknames() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]
     """Canonical folded name -> nicknames; split into single names and two-name compounds."""
     single: dict[str, list[str]] = {}
     double: dict[str, list[str]] = {}
-    for nick, canon in sorted(_hypocorisms().items()):
+    for nick, canon in sorted(HYPOCORISMS.items()):
         if nick == canon or not nick:
             continue
         (single if " " not in canon else double).setdefault(canon, []).append(_capitalise(nick))
@@ -708,10 +624,9 @@ def _entities(
     dob_kind = np.where(u < P_DOB_MISSING, 0, np.where(u < P_DOB_MISSING + P_DOB_YEAR_ONLY, 1, 2))
 
     has_id = rng.random(n) < P_ID
-    make_id = _id_maker()
     ids: list[str | None] = [None] * n
     for i in np.flatnonzero(has_id).tolist():
-        ids[i] = make_id(str(country[i]), prng)
+        ids[i] = make_valid_id(str(country[i]), prng)
 
     municipality = pl.Series("municipality", [None] * n, dtype=pl.String)
     for c in codes:
