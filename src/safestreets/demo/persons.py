@@ -27,7 +27,9 @@ How it is built (all rates are documented constants or arguments):
 
 Speed: everything is drawn as NumPy index arrays and applied with Polars masks; only the few
 rows with a typo, an ID typo or a nickname are touched one by one in Python (a typo is an
-edit of one string, which has no useful vectorised form). One million records take seconds.
+edit of one string, which has no useful vectorised form), and each person's ID is one call of
+``make_valid_id``. One million records take 6 to 17 s on the 2 shared cores (about half of it
+in the ID calls).
 """
 
 from __future__ import annotations
