@@ -172,6 +172,7 @@ USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("sv-admin", "SV-PNC", ("admin",)),
     ("sv-analyst", "SV-PNC", ("analyst",)),
     ("sica-regional", "SICA", ("regional",)),
+    ("gt-liaison", "GT-PNC", ("liaison",)),
 )
 
 #: Incident ids by group (see :func:`build_world`).
@@ -192,6 +193,9 @@ VISIBLE: dict[str, frozenset[int]] = {
     ),
     "sv-analyst": frozenset((*SV_NATIONAL, *SV_REGIONAL)),
     "sica-regional": frozenset(SV_REGIONAL),
+    "gt-liaison": frozenset(
+        (*GT_NATIONAL, *GT_RESTRICTED, *GT_MP_NATIONAL, *SV_REGIONAL, *GT_PUBLIC)
+    ),
 }
 
 

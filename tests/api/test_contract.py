@@ -306,6 +306,16 @@ def test_openapi_operation_ids_are_stable(sqlite_engine: Engine, tmp_path: Any) 
         ("GET", "/api/v1/audit"): "list_audit",
         ("GET", "/api/v1/audit/verify"): "verify_audit",
         ("GET", "/api/v1/audit/anchor"): "get_audit_anchor",
+        ("POST", "/api/v1/alerts"): "create_alert",
+        ("GET", "/api/v1/alerts"): "list_alerts",
+        ("GET", "/api/v1/alerts/{reference}"): "get_alert",
+        ("PATCH", "/api/v1/alerts/{reference}"): "update_alert",
+        ("GET", "/api/v1/searches"): "list_searches",
+        ("POST", "/api/v1/hits/query"): "hit_query",
+        ("POST", "/api/v1/hits/{query_id}/requests"): "file_request",
+        ("GET", "/api/v1/requests"): "list_requests",
+        ("POST", "/api/v1/requests/{request_id}/decision"): "decide_request",
+        ("GET", "/api/v1/requests/{request_id}/details"): "request_details",
     }
     # Every documented error is the envelope.
     components = spec.json()["components"]["schemas"]

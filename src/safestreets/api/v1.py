@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from safestreets import __version__
 from safestreets.access.policy import Principal
-from safestreets.api import accounts, audit, hotspots, incidents, indicators, ingest
+from safestreets.api import accounts, alerts, audit, hits, hotspots, incidents, indicators, ingest
 from safestreets.api.auth import require
 from safestreets.api.errors import ErrorBody, ErrorEnvelope
 from safestreets.errors import SafeStreetsError, StoreError
@@ -121,5 +121,5 @@ def get_summary(
     return summary(ready_engine(request), latest=latest)
 
 
-for _module in (accounts, incidents, ingest, indicators, hotspots, audit):
+for _module in (accounts, incidents, ingest, indicators, hotspots, audit, alerts, hits):
     router.include_router(_module.router)
