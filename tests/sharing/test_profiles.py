@@ -14,7 +14,7 @@ from safestreets.access.accounts import add_agency, add_user
 from safestreets.access.audit import verify
 from safestreets.access.policy import Principal
 from safestreets.errors import AccessDenied, InputError, ProfileError
-from safestreets.sharing.alerts import ALERT_COLUMNS
+from safestreets.sharing.alerts import ALERT_COLUMNS, validate_alerts
 from safestreets.sharing.profiles import (
     MAPPABLE_FIELDS,
     apply_profile,
@@ -238,9 +238,20 @@ date_formats: ["%d/%m/%Y %H:%M", "%d/%m/%Y"]
     out = apply_profile(frame, p)
     assert out.get_column("reason").to_list() == ["Robo a en Soyapango", "Robo b en", None]
     assert out.get_column("valid_until").to_list() == [
-        "2026-12-31T18:30:00",
+        "2026-12-31 18:30:00",
         "2026-12-31",
         None,
+    ]
+    # Validation reads what the profile wrote (a date-time without offset is UTC).
+    ready, problems = validate_alerts(
+        out.head(2).drop("__row", strict=False),
+        defaults={"contact": "c", "handling_code": "NATIONAL"},
+        now=NOW,
+    )
+    assert [p for p in problems if p.severity == "error"] == []
+    assert [v.isoformat() for v in ready.get_column("valid_until")] == [
+        "2026-12-31T18:30:00+00:00",
+        "2026-12-31T00:00:00+00:00",
     ]
 
 

@@ -50,7 +50,9 @@ def version() -> None:
 def _register_optional() -> None:
     # Command groups that live in their own modules; imported here so `--help` lists them.
     from safestreets.cli import access as access_cli
+    from safestreets.cli import alerts as alerts_cli
     from safestreets.cli import demo as demo_cli
+    from safestreets.cli import hits as hits_cli
     from safestreets.cli import hotspots as hotspots_cli
     from safestreets.cli import indicators as indicators_cli
     from safestreets.cli import reconcile as reconcile_cli
@@ -65,6 +67,8 @@ def _register_optional() -> None:
     app.command("reconcile")(reconcile_cli.reconcile)
     app.add_typer(hotspots_cli.hotspots_app, name="hotspots")
     access_cli.register(app)  # agencies, users, audit
+    app.add_typer(alerts_cli.alerts_app, name="alerts")
+    app.add_typer(hits_cli.hits_app, name="hits")
 
 
 _register_optional()

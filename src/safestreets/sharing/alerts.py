@@ -142,7 +142,12 @@ def reveals_personal_data(handling_code: str, *, own_agency: bool) -> bool:
 
 _TRUE: Final = {"true", "1", "yes", "si", "sí", "s", "y", "t", "x"}
 _FALSE: Final = {"false", "0", "no", "n", "f", ""}
-_DATE_FORMATS: Final = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S")
+_DATE_FORMATS: Final = (
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+)
 
 
 def _parse_moment(col: str) -> pl.Expr:

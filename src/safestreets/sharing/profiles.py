@@ -499,7 +499,7 @@ def _date_expr(expr: pl.Expr, formats: list[str]) -> pl.Expr:
     for fmt in formats:
         if any(t in fmt for t in ("%H", "%M", "%S", "%I")):
             parsed = expr.str.to_datetime(fmt, strict=False, time_unit="us")
-            text = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S")
+            text = parsed.dt.strftime("%Y-%m-%d %H:%M:%S")
             year = parsed.dt.year()
         else:
             parsed_date = expr.str.to_date(fmt, strict=False)
