@@ -157,9 +157,12 @@ def _text_values(features: pl.DataFrame, column: str) -> pl.Series:
     """A column as text ("" and missing columns read as null), or a derived column."""
     if column == "name_pair":
         a, b = _text_values(features, "given_1_ph"), _text_values(features, "surname_1_ph")
+        both = pl.col("a").is_not_null() & pl.col("b").is_not_null()
         pair = pl.DataFrame([a.alias("a"), b.alias("b")]).select(
-            pl.concat_str(
-                [pl.min_horizontal("a", "b"), pl.max_horizontal("a", "b")], separator="\x1f"
+            pl.when(both).then(
+                pl.concat_str(
+                    [pl.min_horizontal("a", "b"), pl.max_horizontal("a", "b")], separator="\x1f"
+                )
             )
         )
         return pair.to_series().alias(column)

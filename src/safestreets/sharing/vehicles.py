@@ -26,11 +26,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final
 
-import pycountry
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from safestreets.reference.geo import countries
 from safestreets.sharing.firearms import Score, _probability
 
 __all__ = [
@@ -68,28 +66,10 @@ def _upper_alnum(s: str) -> str:
     return _NOT_ALNUM.sub("", s.upper())
 
 
-@lru_cache(maxsize=1)
-def _country_names() -> dict[str, str]:
-    names: dict[str, str] = {}
-    for row in countries().iter_rows(named=True):
-        for field in ("iso2", "iso3", "name_en", "name_es"):
-            names[_upper_alnum(row[field])] = row["iso2"]
-    extra = {
-        "MEXICO": "MX",
-        "ESTADOSUNIDOS": "US",
-        "EEUU": "US",
-        "EUA": "US",
-        "USA": "US",
-        "PANAMA": "PA",
-        "BELICE": "BZ",
-    }
-    names.update(extra)
-    return names
-
-
-@lru_cache(maxsize=1024)
 def normalise_country(s: str | None) -> str | None:
-    """ISO 3166-1 alpha-2 code of a country written as a code or an English/Spanish name.
+    """ISO 3166-1 alpha-2 code of a country written as a code, a name or a demonym.
+
+    The same reading as the person records' countries (``ids.country_code``).
 
     Args:
         s: ``"GT"``, ``"GTM"``, ``"Guatemala"``, ``"México"``, ...
@@ -97,16 +77,11 @@ def normalise_country(s: str | None) -> str | None:
     Returns:
         The alpha-2 code, or None when empty or unknown.
     """
+    from safestreets.sharing.ids import country_code
+
     if not s or not s.strip():
         return None
-    key = _upper_alnum(s)
-    hit = _country_names().get(key)
-    if hit is not None:
-        return hit
-    try:
-        return str(pycountry.countries.lookup(s.strip()).alpha_2)
-    except LookupError:
-        return None
+    return country_code(s)
 
 
 @lru_cache(maxsize=65536)
@@ -403,8 +378,9 @@ def _plate_weight(query: Mapping[str, Any], cand: Mapping[str, Any]) -> float | 
     w = VEHICLE_WEIGHTS
     cq = normalise_country(query.get("plate_country"))
     cc = normalise_country(cand.get("plate_country"))
-    pq, bq = plate_parts(query.get("plate"), cq)
-    pc, bc = plate_parts(cand.get("plate"), cc)
+    # A plate given without its country is read as a plate of the other record's country.
+    pq, bq = plate_parts(query.get("plate"), cq or cc)
+    pc, bc = plate_parts(cand.get("plate"), cc or cq)
     if not bq or not bc:
         return None
     if cq and cc and cq != cc:
