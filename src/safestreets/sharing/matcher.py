@@ -43,6 +43,11 @@ class MatchIndexes:
     sizes: dict[str, int] = field(default_factory=dict)
 
 
+def _text(fields: tuple[str, ...]) -> list[pl.Expr]:
+    # A column that is empty in every stored alert comes back untyped (Null): make it text.
+    return [pl.col(f).cast(pl.String) for f in fields]
+
+
 def _build(conn: Connection | Engine, version: int) -> MatchIndexes:
     from safestreets.sharing.index import ClkIndex, FirearmIndex, PersonIndex, VehicleIndex
 
@@ -52,7 +57,9 @@ def _build(conn: Connection | Engine, version: int) -> MatchIndexes:
     if persons.height:
         plain = persons.filter(pl.col("encoding") == "plain")
         out.person = PersonIndex.build(
-            plain.select(pl.col("alert_id").alias("key"), *PERSON_FIELDS)
+            plain.select(
+                pl.col("alert_id").alias("key"), *[pl.col(c).cast(pl.String) for c in PERSON_FIELDS]
+            )
         )
         encoded = persons.filter(pl.col("encoding") == "clk")
         if encoded.height:
@@ -63,12 +70,12 @@ def _build(conn: Connection | Engine, version: int) -> MatchIndexes:
     vehicles = store.index_frame(conn, _KINDS_OF["vehicle"], now=now)
     if vehicles.height:
         out.vehicle = VehicleIndex.build(
-            vehicles.select(pl.col("alert_id").alias("key"), *VEHICLE_FIELDS)
+            vehicles.select(pl.col("alert_id").alias("key"), *_text(VEHICLE_FIELDS))
         )
     firearms = store.index_frame(conn, _KINDS_OF["firearm"], now=now)
     if firearms.height:
         out.firearm = FirearmIndex.build(
-            firearms.select(pl.col("alert_id").alias("key"), *FIREARM_FIELDS)
+            firearms.select(pl.col("alert_id").alias("key"), *_text(FIREARM_FIELDS))
         )
     out.sizes.update({"vehicle": vehicles.height, "firearm": firearms.height})
     return out
