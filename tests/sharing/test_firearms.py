@@ -155,9 +155,16 @@ def test_misread_serial_scores_as_a_hit() -> None:
 
 
 def test_missing_character_and_obliterated_pattern_score_high() -> None:
-    assert score_firearm({"serial": "BXK12", "make": "Glock"}, GLOCK).probability < 0.9  # short
     long_ = {"serial": "TCZ4105728", "make": "Taurus", "calibre": ".38 SPL"}
-    assert score_firearm({"serial": "TCZ410572", "make": "Taurus"}, long_).probability > 0.95
+    long_hit = score_firearm({"serial": "TCZ410572", "make": "Taurus"}, long_)
+    assert long_hit.probability > 0.95
+    # A short serial one character off is weaker evidence: a hit only with make and calibre.
+    short = score_firearm({"serial": "BXK12", "make": "Glock"}, GLOCK)
+    assert short.match_weight < long_hit.match_weight
+    assert score_firearm({"serial": "BXK12"}, GLOCK).probability <= 0.5
+    assert (
+        score_firearm({"serial": "BXK12", "make": "Glock", "calibre": "9"}, GLOCK).probability > 0.9
+    )
     hidden = score_firearm({"serial": "TC??105728", "calibre": "38"}, long_)
     assert hidden.probability > 0.95 and "serial" in hidden.agreeing
 

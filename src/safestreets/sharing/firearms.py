@@ -480,7 +480,10 @@ FIREARM_WEIGHTS: Final[Mapping[str, float]] = {
     "serial_exact_short": 7.0,  # same canonical serial of fewer than 6 characters
     "serial_pattern_per_known": 1.5,  # pattern matched: per legible character ...
     "serial_pattern_max": 12.0,  # ... capped below an exact serial
-    "serial_close": 8.0,  # one edit apart, both 6+ characters
+    # One edit apart, both 6+ characters. Makers number serially, so a neighbouring serial
+    # may be another firearm of the same make: a hit here is a lead for the follow-up request.
+    "serial_close": 8.0,
+    "serial_close_short": 4.0,  # one edit apart, 4 or 5 characters (needs make or calibre)
     "serial_near": 3.0,  # two edits apart, both 8+ characters
     "serial_differ": -8.0,
     "make_agree": 3.0,
@@ -522,6 +525,8 @@ def _serial_weight(q: str | None, c: str | None, open_ends: bool) -> float | Non
     n = min(len(cq), len(cc))
     if d == 1 and n >= 6:
         return w["serial_close"]
+    if d == 1 and n >= 4:
+        return w["serial_close_short"]
     if d == 2 and n >= 8:
         return w["serial_near"]
     return w["serial_differ"]

@@ -330,7 +330,7 @@ class PersonIndex(_Keyed):
 
     max_block: int = 2000
     max_candidates: int = 4000
-    max_scored: int = 40
+    max_scored: int = 30
 
     def __init__(self) -> None:  # use build()
         self._frame = pl.DataFrame()
@@ -374,7 +374,7 @@ class PersonIndex(_Keyed):
                 names.phonetic_expr(pl.col("married_n"))
             )
         ).with_columns(pl.col("married_ph").replace("", None))
-        self._frame = prepared
+        self._frame = prepared.rechunk()  # one chunk: gathering candidate rows stays cheap
         for rule in PERSON_RULES:
             keys = prepared.select(rule.expr().alias("k")).get_column("k")
             self._tables[rule.name] = _HashTable.from_lists(keys)
