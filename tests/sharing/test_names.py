@@ -8,11 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from safestreets.schema import PERSON_COLUMNS
+from safestreets.sharing import names
 from safestreets.sharing.names import (
     HYPOCORISMS,
     NORMALISED_COLUMNS,
     fold,
     fold_expr,
+    normalise_person,
     normalise_persons,
     phonetic,
     phonetic_expr,
@@ -331,3 +333,117 @@ def test_normalising_twice_gives_the_same_columns() -> None:
     once = normalise_persons(df)
     twice = normalise_persons(once)
     assert twice.equals(once)
+
+
+# --- the scalar (normalise_person) and vectorised (_normalise_frame) paths agree ---------------
+
+_PIECES = {
+    "given_names": [
+        "María de los Ángeles",
+        "José de Jesús",
+        "Pepe",
+        "Ma. Guadalupe",
+        "CHEMA",
+        "Juan  Pancho",
+        "y",
+        "de la",
+        "Lupita",
+        "Ñoño",
+        "",
+        " ",
+        "Beto Ñ",
+    ],
+    "surname_1": [
+        "de la Cruz",
+        "Pérez de López",
+        "Ponce de León",
+        "Pérez López",
+        "Pérez-López",
+        "San Martín",
+        "Viuda de Ruiz",
+        "vda. de Díaz",
+        "Pérez de la",
+        "de",
+        "Xol",
+        "García Márquez de Paz",
+        "",
+    ],
+    "surname_2": ["García", "de López", "Montes de Oca", "viuda de ", "Díaz Gómez", "", "de"],
+    "date_of_birth": [
+        "1985-03-02",
+        "2/3/1985",
+        "12/25/1990",
+        "1985",
+        "03/1985",
+        "1985-00-00",
+        "1900-02-29",
+        "2000-02-29",
+        "1985-13-13",
+        "31/04/1990",
+        "x",
+        "",
+        "1985-03-02T00:00",
+        "99/99/9999",
+    ],
+    "sex": ["M", "f", "Hombre", "MUJER", "varón", "x", ""],
+    "national_id": [
+        "2589 14688 0101",
+        "001-150385-0012V",
+        "001-020385-0012V",
+        "04621396-7",
+        "8-123-4567",
+        "1-234-567",
+        "123",
+        "",
+    ],
+    "id_country": ["GT", "Nicaragua", "SLV", "PA", "CR", "BZ", "México", "x", ""],
+    "nationality": ["guatemalteca", "hondureño", "Costa Rica", "US", "zz", ""],
+    "aliases": [
+        "La Negra; Lupe",
+        "alias El Chino o Pepito",
+        "(a) Chucho",
+        "a.k.a. Shorty | Flaco",
+        "conocido como El Gato",
+        "el",
+        "",
+        ";;",
+    ],
+    "municipality": ["San José Pinula", "Cobán", "  ", "Panamá"],
+}
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> dict[str, str | None]:
+    record: dict[str, str | None] = {}
+    for column, pieces in _PIECES.items():
+        record[column] = draw(st.one_of(st.none(), st.sampled_from(pieces), _NAMES))
+    return record
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_records(), min_size=1, max_size=25))
+def test_scalar_and_vectorised_paths_agree(records: list[dict[str, str | None]]) -> None:
+    df = pl.DataFrame(
+        [{"record_id": str(i), **r} for i, r in enumerate(records)],
+        schema={c: pl.String for c in PERSON_COLUMNS if c != "address"},
+    )
+    vectorised = names._normalise_frame(df)
+    scalar = pl.DataFrame(
+        [normalise_person(r) for r in records], schema=names.NORMALISED_SCHEMA, orient="row"
+    )
+    for column in NORMALISED_COLUMNS:
+        assert vectorised[column].to_list() == scalar[column].to_list(), column
+
+
+def test_large_frames_take_the_vectorised_path() -> None:
+    records = [
+        {"given_names": g, "surname_1": s, "date_of_birth": d}
+        for g, s, d in zip(
+            _PIECES["given_names"], _PIECES["surname_1"], _PIECES["date_of_birth"], strict=False
+        )
+    ] * 3
+    df = pl.DataFrame(records)
+    assert df.height >= 16
+    out = normalise_persons(df)
+    one_by_one = pl.concat(normalise_persons(df.slice(i, 1)) for i in range(df.height))
+    assert out.equals(one_by_one)

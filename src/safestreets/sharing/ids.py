@@ -204,10 +204,12 @@ _DAYS_IN_MONTH: Final = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 # Written forms that carry structure lost by stripping separators (checked on the upper-cased
 # raw text). Rust's regex (Polars) and Python's re agree on these patterns.
-_SEP = r"\s*[-\s./]\s*"
-_CR_WRITTEN: Final = rf"^\s*([1-9]){_SEP}(\d{{1,4}}){_SEP}(\d{{1,4}})\s*$"
-_PA_WRITTEN: Final = rf"^\s*(PE|E|N|\d{{1,2}}(?:AV|PI)?){_SEP}(\d{{1,4}}){_SEP}(\d{{1,6}})\s*$"
-_PA_NORMAL: Final = r"^(\d{2}|\d{2}AV|\d{2}PI|PE|E|N)(\d{10})$"
+_SEP = r"[ \t]*[-. \t/][ \t]*"
+_CR_WRITTEN: Final = rf"^[ \t]*([1-9]){_SEP}([0-9]{{1,4}}){_SEP}([0-9]{{1,4}})[ \t]*$"
+_PA_WRITTEN: Final = (
+    rf"^[ \t]*(PE|E|N|[0-9]{{1,2}}(?:AV|PI)?){_SEP}([0-9]{{1,4}}){_SEP}([0-9]{{1,6}})[ \t]*$"
+)
+_PA_NORMAL: Final = r"^([0-9]{2}|[0-9]{2}AV|[0-9]{2}PI|PE|E|N)([0-9]{10})$"
 
 
 def read_reference_csv(name: str) -> pl.DataFrame:
@@ -227,11 +229,47 @@ def read_reference_csv(name: str) -> pl.DataFrame:
 # --- countries --------------------------------------------------------------
 
 
+# Letters NFKD does not decompose, transliterated so that folding keeps only a-z and 0-9.
+TRANSLITERATE: Final = {
+    "ß": "ss",
+    "æ": "ae",
+    "ø": "o",
+    "œ": "oe",
+    "ł": "l",
+    "đ": "d",
+    "ð": "d",
+    "þ": "th",
+    "ı": "i",
+}
+_NOT_ALNUM: Final = re.compile(r"[^a-z0-9]+")
+
+
+def fold_text(text: str) -> str:
+    """The folding of ``names.fold`` (defined here so that ``ids`` does not import ``names``)."""
+    if text.isascii():
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", text).lower()
+        text = "".join(c for c in text if not unicodedata.category(c).startswith("M"))
+        for src, dst in TRANSLITERATE.items():
+            text = text.replace(src, dst)
+    return _NOT_ALNUM.sub(" ", text).strip()
+
+
+def fold_text_expr(expr: pl.Expr) -> pl.Expr:
+    """``fold_text`` as a Polars expression (nulls stay null)."""
+    return (
+        expr.str.normalize("NFKD")
+        .str.to_lowercase()
+        .str.replace_all(r"\p{M}+", "")
+        .str.replace_many(list(TRANSLITERATE), list(TRANSLITERATE.values()))
+        .str.replace_all(r"[^a-z0-9]+", " ")
+        .str.strip_chars()
+    )
+
+
 def _fold_key(text: str) -> str:
-    # The same folding as names.fold, repeated here so that ids does not import names.
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return re.sub(r"[^0-9a-z]+", " ", text).strip()
+    return fold_text(text)
 
 
 @lru_cache(maxsize=1)
@@ -285,14 +323,15 @@ def country_code(text: str | None) -> str | None:
 
 def country_expr(expr: pl.Expr) -> pl.Expr:
     """``country_code`` vectorised: a Utf8 expression of free-text countries -> alpha-2 codes."""
-    folded = (
-        expr.str.to_lowercase()
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{M}", "")
-        .str.replace_all(r"[^0-9a-z]+", " ")
-        .str.strip_chars()
-    )
-    return folded.replace_strict(dict(country_aliases()), default=None, return_dtype=pl.String)
+    folded = fold_text_expr(expr)
+    old, new = _alias_series()
+    return folded.replace_strict(old, new, default=None, return_dtype=pl.String)
+
+
+@lru_cache(maxsize=1)
+def _alias_series() -> tuple[pl.Series, pl.Series]:
+    aliases = country_aliases()
+    return pl.Series(list(aliases), dtype=pl.String), pl.Series(aliases.values(), dtype=pl.String)
 
 
 # --- municipality counts --------------------------------------------------------------
@@ -344,7 +383,7 @@ def normalise_id(country: str | None, raw: str | None) -> str:
         if m:
             prefix = m[1]
             if prefix[0].isdigit():
-                digits = re.match(r"\d+", prefix)
+                digits = re.match(r"[0-9]+", prefix)
                 assert digits is not None
                 prefix = digits[0].zfill(2) + prefix[digits.end() :]
             return prefix + m[2].zfill(4) + m[3].zfill(6)
@@ -412,7 +451,7 @@ def check_id(country: str | None, raw: str | None) -> IdCheck:
     if code not in ID_RULES:
         return out("unchecked", f"no rule for {code}: the number is not checked", "")
     if code == "GT":
-        if not re.fullmatch(r"\d{13}", n):
+        if not re.fullmatch(r"[0-9]{13}", n):
             return out("bad_format", "a DPI/CUI has 13 digits")
         if not _dept_muni_ok("GT", int(n[9:11]), int(n[11:13])):
             return out("bad_format", f"no department/municipality {n[9:11]}/{n[11:13]}")
@@ -420,7 +459,7 @@ def check_id(country: str | None, raw: str | None) -> IdCheck:
             return out("check_failed", "the check digit (9th) does not match")
         return out("valid", "format and check digit hold")
     if code == "SV":
-        if not re.fullmatch(r"\d{9}", n):
+        if not re.fullmatch(r"[0-9]{9}", n):
             return out("bad_format", "a DUI has 9 digits (8 and a check digit)")
         if n[:8] == "00000000":
             return out("bad_format", "an all-zero DUI is not issued")
@@ -428,7 +467,7 @@ def check_id(country: str | None, raw: str | None) -> IdCheck:
             return out("check_failed", "the check digit (last) does not match")
         return out("valid", "format and check digit hold")
     if code == "HN":
-        if not re.fullmatch(r"\d{13}", n):
+        if not re.fullmatch(r"[0-9]{13}", n):
             return out("bad_format", "a DNI has 13 digits")
         if not _dept_muni_ok("HN", int(n[:2]), int(n[2:4])):
             return out("bad_format", f"no department/municipality {n[:2]}/{n[2:4]}")
@@ -436,9 +475,9 @@ def check_id(country: str | None, raw: str | None) -> IdCheck:
             return out("bad_format", f"registration year {n[4:8]} out of range")
         return out("valid", "format holds (no check digit)")
     if code == "NI":
-        if re.fullmatch(r"\d{13}", n):
+        if re.fullmatch(r"[0-9]{13}", n):
             return out("bad_format", "the check letter is missing")
-        if not re.fullmatch(r"\d{13}[A-Z]", n):
+        if not re.fullmatch(r"[0-9]{13}[A-Z]", n):
             return out("bad_format", "a cédula has 13 digits and a letter")
         if n[:3] == "000":
             return out("bad_format", "municipality code 000 does not exist")
@@ -448,9 +487,9 @@ def check_id(country: str | None, raw: str | None) -> IdCheck:
             return out("check_failed", "the check letter does not match")
         return out("valid", "format, birth date and check letter hold")
     if code == "CR":
-        if re.fullmatch(r"[1-9]\d{8}", n):
+        if re.fullmatch(r"[1-9][0-9]{8}", n):
             return out("valid", "format holds (no check digit)", "cedula")
-        if re.fullmatch(r"1\d{10,11}", n):
+        if re.fullmatch(r"1[0-9]{10,11}", n):
             return out("valid", "format holds (no check digit)", "dimex")
         return out("bad_format", "a cédula has 9 digits (province 1-9), a DIMEX 11-12", "cedula")
     if code == "PA":
@@ -461,67 +500,82 @@ def check_id(country: str | None, raw: str | None) -> IdCheck:
             return out("bad_format", f"no province {m[1][:2]}")
         return out("valid", "format holds (no check digit)")
     # BZ
-    if re.fullmatch(r"\d{6,9}", n):
+    if re.fullmatch(r"[0-9]{6,9}", n):
         return out("valid", "provisional format holds (layout not published)")
     return out("unchecked", "does not fit the provisional format (layout not published)")
 
 
 # --- vectorised path --------------------------------------------------------------
+#
+# Rows are split by country and each country's expressions run on its own rows only (a
+# when/then chain over all countries would evaluate every branch on every row).
+
+_SMALL: Final = 16  # below this many rows the scalar path is faster than building expressions
 
 
 def _digit(n: pl.Expr, i: int) -> pl.Expr:
     return n.str.slice(i, 1).cast(pl.Int64, strict=False)
 
 
-def _normalise_expr(country: pl.Expr, raw: pl.Expr) -> pl.Expr:
+def _int(n: pl.Expr, start: int, length: int) -> pl.Expr:
+    return n.str.slice(start, length).cast(pl.Int64, strict=False)
+
+
+def _weighted(n: pl.Expr, weights: tuple[int, ...]) -> pl.Expr:
+    return pl.sum_horizontal([_digit(n, i) * w for i, w in enumerate(weights)])
+
+
+def _stripped(raw: pl.Expr) -> pl.Expr:
+    return raw.str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+
+
+def _normalise_expr(country: str | None, raw: pl.Expr) -> pl.Expr:
+    """``normalise_id`` for the rows of one country."""
     up = raw.str.to_uppercase()
-    stripped = up.str.replace_all(r"[^A-Z0-9]", "")
-    is_digits = stripped.str.contains(r"^\d+$")
-    length = stripped.str.len_chars()
-    cr_parts = up.str.extract_groups(_CR_WRITTEN)
-    cr = (
-        pl.when(up.str.contains(_CR_WRITTEN))
-        .then(
-            pl.concat_str(
-                cr_parts.struct.field("1"),
-                cr_parts.struct.field("2").str.zfill(4),
-                cr_parts.struct.field("3").str.zfill(4),
+    stripped = _stripped(raw)
+    if country == "CR":
+        parts = up.str.extract_groups(_CR_WRITTEN)
+        return (
+            pl.when(up.str.contains(_CR_WRITTEN))
+            .then(
+                pl.concat_str(
+                    parts.struct.field("1"),
+                    parts.struct.field("2").str.zfill(4),
+                    parts.struct.field("3").str.zfill(4),
+                )
             )
+            .when(stripped.str.contains(r"^0[0-9]{9}$"))
+            .then(stripped.str.slice(1))
+            .otherwise(stripped)
         )
-        .when(is_digits & (length == 10) & stripped.str.starts_with("0"))
-        .then(stripped.str.slice(1))
-        .otherwise(stripped)
-    )
-    pa_parts = up.str.extract_groups(_PA_WRITTEN)
-    prefix = pa_parts.struct.field("1")
-    prefix_digits = prefix.str.extract(r"^(\d+)", 1)
-    pa_prefix = (
-        pl.when(prefix_digits.is_not_null())
-        .then(pl.concat_str(prefix_digits.str.zfill(2), prefix.str.replace(r"^\d+", "")))
-        .otherwise(prefix)
-    )
-    pa = (
-        pl.when(up.str.contains(_PA_WRITTEN))
-        .then(
-            pl.concat_str(
-                pa_prefix,
-                pa_parts.struct.field("2").str.zfill(4),
-                pa_parts.struct.field("3").str.zfill(6),
+    if country == "PA":
+        parts = up.str.extract_groups(_PA_WRITTEN)
+        prefix = parts.struct.field("1")
+        digits = prefix.str.extract(r"^([0-9]+)", 1)
+        prefix = (
+            pl.when(digits.is_not_null())
+            .then(pl.concat_str(digits.str.zfill(2), prefix.str.replace(r"^[0-9]+", "")))
+            .otherwise(prefix)
+        )
+        return (
+            pl.when(up.str.contains(_PA_WRITTEN))
+            .then(
+                pl.concat_str(
+                    prefix,
+                    parts.struct.field("2").str.zfill(4),
+                    parts.struct.field("3").str.zfill(6),
+                )
             )
+            .otherwise(stripped)
         )
-        .otherwise(stripped)
-    )
-    return (
-        pl.when(country == "CR")
-        .then(cr)
-        .when(country == "PA")
-        .then(pa)
-        .when((country == "SV") & is_digits & (length == 8))
-        .then(pl.concat_str(pl.lit("0"), stripped))
-        .when((country == "HN") & is_digits & (length == 12))
-        .then(pl.concat_str(pl.lit("0"), stripped))
-        .otherwise(stripped)
-    )
+    if country in ("SV", "HN"):
+        short = 8 if country == "SV" else 12
+        return (
+            pl.when(stripped.str.contains(rf"^[0-9]{{{short}}}$"))
+            .then(pl.concat_str(pl.lit("0"), stripped))
+            .otherwise(stripped)
+        )
+    return stripped
 
 
 def _dept_muni_expr(country: str, dept: pl.Expr, muni: pl.Expr) -> pl.Expr:
@@ -530,105 +584,73 @@ def _dept_muni_expr(country: str, dept: pl.Expr, muni: pl.Expr) -> pl.Expr:
     return (muni >= 1) & (muni <= limit)
 
 
-def _weighted(n: pl.Expr, weights: tuple[int, ...]) -> pl.Expr:
-    return pl.sum_horizontal([_digit(n, i) * w for i, w in enumerate(weights)])
+def _grade(bad_format: pl.Expr, check_ok: pl.Expr | None = None) -> pl.Expr:
+    bad = pl.when(bad_format).then(pl.lit("bad_format"))
+    if check_ok is None:
+        return bad.otherwise(pl.lit("valid"))
+    return bad.when(~check_ok).then(pl.lit("check_failed")).otherwise(pl.lit("valid"))
 
 
-def _status_expr(c: pl.Expr, n: pl.Expr) -> pl.Expr:
-    """The status of normalised numbers ``n`` for alpha-2 countries ``c`` (same order of
-    tests as ``check_id``)."""
-    d13 = n.str.contains(r"^\d{13}$")
-    # Guatemala
-    gt_place = _dept_muni_expr(
-        "GT", _digit(n, 9) * 10 + _digit(n, 10), n.str.slice(11, 2).cast(pl.Int64, strict=False)
-    )
-    gt_check = (_weighted(n, _GT_WEIGHTS) % 11) == _digit(n, 8)
-    gt = (
-        pl.when(~d13 | ~gt_place)
-        .then(pl.lit("bad_format"))
-        .when(~gt_check)
-        .then(pl.lit("check_failed"))
-        .otherwise(pl.lit("valid"))
-    )
-    # El Salvador
-    sv_check = ((10 - _weighted(n, _SV_WEIGHTS) % 10) % 10) == _digit(n, 8)
-    sv = (
-        pl.when(~n.str.contains(r"^\d{9}$") | n.str.starts_with("00000000"))
-        .then(pl.lit("bad_format"))
-        .when(~sv_check)
-        .then(pl.lit("check_failed"))
-        .otherwise(pl.lit("valid"))
-    )
-    # Honduras
-    year = n.str.slice(4, 4).cast(pl.Int64, strict=False)
-    hn_place = _dept_muni_expr(
-        "HN",
-        n.str.slice(0, 2).cast(pl.Int64, strict=False),
-        n.str.slice(2, 2).cast(pl.Int64, strict=False),
-    )
-    hn = (
-        pl.when(d13 & hn_place & (year >= 1880) & (year <= 2100))
-        .then(pl.lit("valid"))
-        .otherwise(pl.lit("bad_format"))
-    )
-    # Nicaragua
-    dd = n.str.slice(3, 2).cast(pl.Int64, strict=False)
-    mm = n.str.slice(5, 2).cast(pl.Int64, strict=False)
-    yy = n.str.slice(7, 2).cast(pl.Int64, strict=False)
-    dim = mm.replace_strict(
-        {i + 1: d for i, d in enumerate(_DAYS_IN_MONTH)}, default=0, return_dtype=pl.Int64
-    )
-    ni_date = (dd >= 1) & (dd <= dim) & ~((mm == 2) & (dd == 29) & (yy % 4 != 0))
-    letter = (n.str.slice(0, 13).cast(pl.Int64, strict=False) % 23).replace_strict(
-        dict(enumerate(_NI_LETTERS)), default=None, return_dtype=pl.String
-    )
-    ni = (
-        pl.when(~n.str.contains(r"^\d{13}[A-Z]$") | n.str.starts_with("000") | ~ni_date)
-        .then(pl.lit("bad_format"))
-        .when(letter != n.str.slice(13, 1))
-        .then(pl.lit("check_failed"))
-        .otherwise(pl.lit("valid"))
-    )
-    # Costa Rica
-    cr = (
-        pl.when(n.str.contains(r"^[1-9]\d{8}$") | n.str.contains(r"^1\d{10,11}$"))
-        .then(pl.lit("valid"))
-        .otherwise(pl.lit("bad_format"))
-    )
-    # Panama
-    pa_prefix = n.str.extract(_PA_NORMAL, 1)
-    pa_province = pa_prefix.str.slice(0, 2).cast(pl.Int64, strict=False)
-    pa = (
-        pl.when(
-            pa_prefix.is_not_null()
-            & (pa_province.is_null() | ((pa_province >= 1) & (pa_province <= 13)))
+def _status_expr(country: str | None, n: pl.Expr) -> pl.Expr:
+    """The status of the normalised numbers ``n`` of one country (the tests of ``check_id``)."""
+    if country == "GT":
+        place = _dept_muni_expr("GT", _int(n, 9, 2), _int(n, 11, 2))
+        ok = (_weighted(n, _GT_WEIGHTS) % 11) == _digit(n, 8)
+        return _grade(~n.str.contains(r"^[0-9]{13}$") | ~place, ok)
+    if country == "SV":
+        ok = ((10 - _weighted(n, _SV_WEIGHTS) % 10) % 10) == _digit(n, 8)
+        return _grade(~n.str.contains(r"^[0-9]{9}$") | n.str.starts_with("00000000"), ok)
+    if country == "HN":
+        place = _dept_muni_expr("HN", _int(n, 0, 2), _int(n, 2, 2))
+        year = _int(n, 4, 4)
+        return _grade(~(n.str.contains(r"^[0-9]{13}$") & place & (year >= 1880) & (year <= 2100)))
+    if country == "NI":
+        dd, mm, yy = _int(n, 3, 2), _int(n, 5, 2), _int(n, 7, 2)
+        dim = mm.replace_strict(
+            {i + 1: d for i, d in enumerate(_DAYS_IN_MONTH)}, default=0, return_dtype=pl.Int64
         )
-        .then(pl.lit("valid"))
-        .otherwise(pl.lit("bad_format"))
-    )
-    # Belize (provisional)
-    bz = pl.when(n.str.contains(r"^\d{6,9}$")).then(pl.lit("valid")).otherwise(pl.lit("unchecked"))
-    return (
-        pl.when(n.is_null())
-        .then(pl.lit(None, dtype=pl.String))
-        .when(c.is_null())
-        .then(pl.lit("unchecked"))
-        .when(c == "GT")
-        .then(gt)
-        .when(c == "SV")
-        .then(sv)
-        .when(c == "HN")
-        .then(hn)
-        .when(c == "NI")
-        .then(ni)
-        .when(c == "CR")
-        .then(cr)
-        .when(c == "PA")
-        .then(pa)
-        .when(c == "BZ")
-        .then(bz)
-        .otherwise(pl.lit("unchecked"))
-    )
+        date_ok = (dd >= 1) & (dd <= dim) & ~((mm == 2) & (dd == 29) & (yy % 4 != 0))
+        letter = (_int(n, 0, 13) % 23).replace_strict(
+            dict(enumerate(_NI_LETTERS)), default=None, return_dtype=pl.String
+        )
+        bad = ~n.str.contains(r"^[0-9]{13}[A-Z]$") | n.str.starts_with("000") | ~date_ok
+        return _grade(bad, letter == n.str.slice(13, 1))
+    if country == "CR":
+        return _grade(~n.str.contains(r"^(?:[1-9][0-9]{8}|1[0-9]{10,11})$"))
+    if country == "PA":
+        prefix = n.str.extract(_PA_NORMAL, 1)
+        province = _int(prefix, 0, 2)
+        ok = prefix.is_not_null() & (province.is_null() | ((province >= 1) & (province <= 13)))
+        return _grade(~ok)
+    if country == "BZ":
+        return (
+            pl.when(n.str.contains(r"^[0-9]{6,9}$"))
+            .then(pl.lit("valid"))
+            .otherwise(pl.lit("unchecked"))
+        )
+    return pl.lit("unchecked")
+
+
+def _check_frame(codes: pl.Series, raws: pl.Series) -> pl.DataFrame:
+    """The vectorised path of ``check_ids``: alpha-2 codes (or null) and raw numbers."""
+    frame = pl.DataFrame({"code": codes, "raw": raws}).with_row_index("_row")
+    parts = []
+    for code, part in frame.partition_by("code", as_dict=True, maintain_order=False).items():
+        country = code[0]
+        country = country if country in ID_RULES else None
+        n = _normalise_expr(country, pl.col("raw"))
+        parts.append(
+            part.with_columns(id_n=pl.when(n != "").then(n))
+            .with_columns(
+                id_status=pl.when(pl.col("id_n").is_not_null()).then(
+                    _status_expr(country, pl.col("id_n"))
+                )
+            )
+            .select("_row", "id_n", "id_status")
+        )
+    schema = {"_row": pl.UInt32, "id_n": pl.String, "id_status": pl.String}
+    out = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+    return out.sort("_row").drop("_row")
 
 
 def check_ids(countries: pl.Series, ids: pl.Series) -> pl.DataFrame:
@@ -642,20 +664,22 @@ def check_ids(countries: pl.Series, ids: pl.Series) -> pl.DataFrame:
         A frame of the same length with ``id_n`` (normalised, null when there is no number)
         and ``id_status`` (null when there is no number; otherwise as ``check_id``).
     """
-    frame = pl.DataFrame(
-        {"c": countries.cast(pl.String), "raw": ids.cast(pl.String)},
-    )
-    c = pl.col("c")
-    code = pl.when(c.is_in(list(ID_RULES))).then(c).otherwise(country_expr(c))
-    n = _normalise_expr(pl.col("code"), pl.col("raw"))
-    return (
-        frame.with_columns(code=code)
-        .with_columns(id_n=pl.when(n != "").then(n))
-        .select(
-            "id_n",
-            id_status=_status_expr(pl.col("code"), pl.col("id_n")),
+    countries, ids = countries.cast(pl.String), ids.cast(pl.String)
+    if len(ids) < _SMALL:
+        rows = [check_id(c, r) for c, r in zip(countries, ids, strict=True)]
+        return pl.DataFrame(
+            {
+                "id_n": [x.normalised or None for x in rows],
+                "id_status": [x.status if x.normalised else None for x in rows],
+            },
+            schema={"id_n": pl.String, "id_status": pl.String},
         )
-    )
+    codes = countries.to_frame("c").select(
+        pl.when(pl.col("c").is_in(list(ID_RULES)))
+        .then(pl.col("c"))
+        .otherwise(country_expr(pl.col("c")))
+    )["c"]
+    return _check_frame(codes, ids)
 
 
 # --- synthetic numbers --------------------------------------------------------------
