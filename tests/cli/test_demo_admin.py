@@ -56,7 +56,9 @@ def test_demo_admin_is_printed_once_and_can_be_reset(
     engine = get_engine(url)
     principal = accounts.login(engine, DEMO_USER, password)
     assert principal.agency == DEMO_AGENCY and principal.country == "GT"
-    assert principal.roles == frozenset({"admin", "analyst"})
+    assert principal.roles == frozenset({"admin", "analyst", "liaison"})
+    # The alert exchange's SYNTHETIC alerts of three agencies are loaded once.
+    assert "SYNTHETIC cross-border alerts (GT-PNC, SV-PNC, HN-DPI)" in out
     with engine.connect() as conn:
         stored = conn.execute(
             select(tables.app_user.c.password_hash).where(tables.app_user.c.username == DEMO_USER)
@@ -71,6 +73,12 @@ def test_demo_admin_is_printed_once_and_can_be_reset(
     code, out, _ = run(["demo", "--if-missing", "-d", url], capsys)
     assert code == 0 and PASSWORD_RE.search(out + " ") is None and password not in out
     assert f"demo admin: user {DEMO_USER}" in out and "--reset-admin" in out
+    assert "cross-border alerts" not in out  # the re-run inserted none
+    with engine.connect() as conn:
+        owners = conn.execute(
+            select(tables.alert.c.owner_agency).group_by(tables.alert.c.owner_agency)
+        ).scalars()
+        assert sorted(owners) == ["GT-PNC", "HN-DPI", "SV-PNC"]
 
     code, out, _ = run(["demo", "--reset-admin", "-d", url], capsys)
     assert code == 0 and "New password of the demo admin" in out

@@ -25,8 +25,9 @@ DEMO_AGENCY = "GT-PNC"
 DEMO_AGENCY_NAME = "Policía Nacional Civil de Guatemala (DEMO, datos sintéticos)"
 DEMO_COUNTRY = "GT"
 DEMO_USER = "demo-admin"
-#: Admin manages the agency's accounts; analyst reads its data and may export and upload.
-DEMO_ROLES = ("admin", "analyst")
+#: Admin manages the agency's accounts; analyst reads its data and may export and upload;
+#: liaison runs cross-border hit/no-hit queries and decides the agency's follow-up requests.
+DEMO_ROLES = ("admin", "analyst", "liaison")
 
 
 def _password(length: int = 20) -> str:
@@ -88,12 +89,37 @@ def ensure_demo_admin(engine: Engine, *, reset: bool = False) -> str | None:
                 password=password,
             )
             return password
+        missing = [role for role in DEMO_ROLES if role not in user.roles]
+        if missing:  # accounts made by an older demo lack roles added since
+            accounts.set_roles(conn, operator, DEMO_USER, grant=missing)
         if not reset:
             return None
         if user.disabled:
             accounts.set_disabled(conn, operator, DEMO_USER, disabled=False)
         accounts.set_password(conn, operator, DEMO_USER, password)
         return password
+
+
+def ensure_demo_exchange(engine: Engine, *, seed: int = 7) -> int:
+    """Register the demo's alert-owning agencies and load their SYNTHETIC alerts (a re-run
+    changes nothing). Returns the number of alerts inserted."""
+    from safestreets.access import accounts
+    from safestreets.demo.alerts import DEMO_AGENCIES, demo_alerts
+    from safestreets.sharing.service import load_alerts
+
+    operator = _operator()
+    inserted = 0
+    with engine.begin() as conn:
+        known = {a.agency_id for a in accounts.list_agencies(conn)}
+        for agency_id, name, country in DEMO_AGENCIES:
+            if agency_id not in known:
+                accounts.add_agency(conn, operator, agency_id=agency_id, name=name, country=country)
+        for agency_id, frame in demo_alerts(seed=seed).items():
+            result = load_alerts(
+                conn, operator, frame, owner_agency=agency_id, source="SYNTHETIC-DEMO"
+            )
+            inserted += result.counts.inserted
+    return inserted
 
 
 def demo(
@@ -156,6 +182,9 @@ def demo(
             f"layers in {folder}"
         )
     password = ensure_demo_admin(engine)
+    alerts = ensure_demo_exchange(engine, seed=seed)
+    if alerts:
+        console.print(f"loaded {alerts:,} SYNTHETIC cross-border alerts (GT-PNC, SV-PNC, HN-DPI)")
     if password is not None:
         _print_credentials(password, what="Demo admin account created")
     else:
