@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from safestreets.web.account import router as account_router
 from safestreets.web.admin import router as admin_router
+from safestreets.web.alerts import router as alerts_router
 from safestreets.web.base import (
     STATIC_DIR,
     TEMPLATE_DIR,
@@ -67,6 +68,7 @@ for _sub in (
     explorer_router,
     map_router,
     upload_router,
+    alerts_router,
     admin_router,
 ):
     router.include_router(_sub)
