@@ -190,28 +190,16 @@ def hits_request(
 
 
 def _requests_table(title: str, frame: Any) -> Table:
-    t = Table(
-        "request",
-        "query",
-        "reference",
-        "kind",
-        "owner",
-        "requester",
-        "status",
-        "reason",
-        "decision",
-        title=title,
-    )
+    t = Table("request", "query", "reference", "owner", "requester", "status", "decision",
+              title=title)  # fmt: skip
     for r in frame.iter_rows(named=True):
         t.add_row(
             str(r["request_id"]),
             str(r["query_id"]),
             r["reference"],
-            r["kind"],
             escape(r["owner_agency"]),
             escape(f"{r['requester']} ({r['requester_agency'] or '-'})"),
             r["status"],
-            escape(r["reason"] or ""),
             escape(r["decision_reason"] or ""),
         )
     return t
