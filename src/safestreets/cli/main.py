@@ -55,6 +55,7 @@ def _register_optional() -> None:
     from safestreets.cli import hits as hits_cli
     from safestreets.cli import hotspots as hotspots_cli
     from safestreets.cli import indicators as indicators_cli
+    from safestreets.cli import persons as persons_cli
     from safestreets.cli import reconcile as reconcile_cli
     from safestreets.cli import serve as serve_cli
     from safestreets.cli import stats as stats_cli
@@ -66,6 +67,7 @@ def _register_optional() -> None:
     app.add_typer(indicators_cli.indicators_app, name="indicators")
     app.command("reconcile")(reconcile_cli.reconcile)
     app.add_typer(hotspots_cli.hotspots_app, name="hotspots")
+    app.add_typer(persons_cli.persons_app, name="persons")
     access_cli.register(app)  # agencies, users, audit
     app.add_typer(alerts_cli.alerts_app, name="alerts")
     app.add_typer(hits_cli.hits_app, name="hits")
