@@ -15,13 +15,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from tests.web.conftest import PASSWORD, World, build_world, csrf_of, make_client, sign_in
 
 from safestreets.access.accounts import add_user
@@ -475,7 +475,6 @@ def test_an_invalid_alert_is_refused_with_every_problem_and_the_form_kept(world:
 def test_the_person_flow_flags_a_missing_child_and_hides_a_restricted_wanted_person(
     world: World,
 ) -> None:
-    pytest.importorskip("safestreets.sharing.index", reason="the person index has not landed")
     liaison_sv = signed(world, "liaison.sv")
     wanted = create_alert(
         liaison_sv,
@@ -539,6 +538,60 @@ def test_the_person_flow_flags_a_missing_child_and_hides_a_restricted_wanted_per
     assert 'class="hit-card hit-child"' in card and ES("child_flag") in card
     # REGIONAL: a member agency's officer sees the details on the hit.
     assert "Ana Gabriela" in card
+
+
+def test_an_alert_past_its_validity_is_shown_expired_and_never_hits(world: World) -> None:
+    analyst = signed(world, "analyst.sv")
+    # The form refuses an end of validity in the past (one line, the form kept).
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    fields = {
+        "kind": "stolen_firearm",
+        "serial": "EXP771204",
+        "handling_code": "PUBLIC",
+        "contact": "PNC",
+        "reason": "Hurto",
+    }
+    r = post(
+        analyst, "/alerts?kind=stolen_firearm", "/alerts", {**fields, "valid_until": yesterday}
+    )
+    assert r.status_code == 400 and "valid_until" in r.text and 'value="EXP771204"' in r.text
+    reference = create_alert(analyst, "stolen_firearm", fields)
+    liaison = signed(world, "liaison.bz")
+    assert reference in query(liaison, "firearm", {"serial": "EXP771204"}).text
+    # Time passes (the store's clock is moved instead): expired whether or not the expiry
+    # job ran, so no cancel button and no hit.
+    a = tables.alert
+    with world.engine.begin() as conn:
+        conn.execute(
+            update(a)
+            .where(a.c.reference == reference)
+            .values(
+                valid_from=datetime.now(UTC) - timedelta(days=30),
+                valid_until=datetime.now(UTC) - timedelta(days=1),
+            )
+        )
+    row = re.search(
+        rf'<tr data-reference="{reference}">.*?</tr>', text(analyst.get("/alerts")), re.S
+    )
+    assert row is not None and ES("alert_status_expired") in row.group(0)
+    assert "/cancel" not in row.group(0)
+    assert ES("no_hit") in query(liaison, "firearm", {"serial": "EXP771204"}).text
+
+
+def test_the_pages_speak_english_with_lang_en(world: World, car_alert: str) -> None:
+    liaison = signed(world, "liaison.bz")
+    for url, title in (
+        ("/hits?lang=en", "hits_title"),
+        ("/requests?lang=en", "requests_title"),
+        ("/alerts?lang=en", "alerts_title"),
+        ("/alerts/searches?lang=en", "searches_title"),
+    ):
+        r = liaison.get(url)
+        assert r.status_code == 200 and r.headers["content-language"] == "en", url
+        assert f"<h1>{EN(title)}</h1>" in text(r), url
+        assert ES(title) not in r.text, url
+    firearm = liaison.get("/hits?subject=firearm&lang=en").text
+    assert EN("serial_help") in firearm and EN("af_calibre") in firearm
 
 
 def test_every_label_the_pages_build_is_in_both_catalogs() -> None:
