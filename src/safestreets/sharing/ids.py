@@ -99,8 +99,9 @@ ID_RULES: Final[Mapping[str, IdRule]] = MappingProxyType(
             "there; the older community code and the cui-gt package do not, and neither do "
             "we). Department and municipality must exist (municipality counts per department "
             "from the shipped INE list, which includes Sipacate and Petatán)",
-            source="community code copied widely since 2013 (the `cuiIsValid`/`DPIIsValid` "
-            "JavaScript function) and stdnum-js `gt/cui`; RENAP does not publish the algorithm",
+            source="community code copied widely for years (the `cuiIsValid`/`DPIIsValid` "
+            "JavaScript function), stdnum-js `gt/cui` and the `cui-gt` package; RENAP does not "
+            "publish the algorithm",
             documented=False,
             rule_status="check digit",
         ),
@@ -113,9 +114,9 @@ ID_RULES: Final[Mapping[str, IdRule]] = MappingProxyType(
             example="04621396-8",
             check="weights 9,8,...,2 on the first 8 digits; check digit = (10 - sum mod 10) "
             "mod 10. An all-zero number is bad_format",
-            source="community code (the `isDUI` JavaScript function circulated since about "
-            "2013 and its ports); the Registro Nacional de las Personas Naturales does not "
-            "publish it",
+            source="community code (JavaScript and Python validators shared for years on "
+            "GitHub and forums, all with these weights); the Registro Nacional de las Personas "
+            "Naturales does not publish it",
             documented=False,
             rule_status="check digit",
         ),
