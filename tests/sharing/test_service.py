@@ -240,6 +240,12 @@ def test_a_regional_body_sees_regional_details_but_not_national_ones(world: Worl
     assert reg.details is not None
     (nat,) = world.plate("sica_officer", "P333CCC").hits
     assert nat.details is None
+    # PUBLIC opens details on a hit only to the owner's country (no other GT agency here).
+    for who in ("sica_officer", "sv_liaison"):
+        (pub,) = world.plate(who, "P444DDD").hits
+        assert pub.handling_code == "PUBLIC" and pub.details is None
+    (own,) = world.plate("gt_liaison", "P444DDD").hits
+    assert own.details is not None
 
 
 def test_no_hit_and_what_the_store_keeps_of_a_query(world: World) -> None:
