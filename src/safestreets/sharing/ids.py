@@ -523,21 +523,21 @@ def _int(n: pl.Expr, start: int, length: int) -> pl.Expr:
 
 
 def _weighted(n: pl.Expr, weights: tuple[int, ...]) -> pl.Expr:
-    return pl.sum_horizontal([_digit(n, i) * w for i, w in enumerate(weights)])
+    """Weighted sum of the first ``len(weights)`` digits, by integer arithmetic (one parse
+    instead of a string slice per digit)."""
+    k = len(weights)
+    head = _int(n, 0, k)
+    return pl.sum_horizontal([(head // 10 ** (k - 1 - i)) % 10 * w for i, w in enumerate(weights)])
 
 
-def _stripped(raw: pl.Expr) -> pl.Expr:
-    return raw.str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
-
-
-def _normalise_expr(country: str | None, raw: pl.Expr) -> pl.Expr:
-    """``normalise_id`` for the rows of one country."""
-    up = raw.str.to_uppercase()
-    stripped = _stripped(raw)
+def _normalise_expr(country: str | None) -> pl.Expr:
+    """``normalise_id`` for the rows of one country, from the columns ``_up`` (the upper-cased
+    raw text) and ``_st`` (its letters and digits)."""
+    up, stripped = pl.col("_up"), pl.col("_st")
     if country == "CR":
         parts = up.str.extract_groups(_CR_WRITTEN)
         return (
-            pl.when(up.str.contains(_CR_WRITTEN))
+            pl.when(parts.struct.field("1").is_not_null())
             .then(
                 pl.concat_str(
                     parts.struct.field("1"),
@@ -559,7 +559,7 @@ def _normalise_expr(country: str | None, raw: pl.Expr) -> pl.Expr:
             .otherwise(prefix)
         )
         return (
-            pl.when(up.str.contains(_PA_WRITTEN))
+            pl.when(parts.struct.field("1").is_not_null())
             .then(
                 pl.concat_str(
                     prefix,
@@ -639,9 +639,12 @@ def _check_frame(codes: pl.Series, raws: pl.Series) -> pl.DataFrame:
     for code, part in frame.partition_by("code", as_dict=True, maintain_order=False).items():
         country = code[0]
         country = country if country in ID_RULES else None
-        n = _normalise_expr(country, pl.col("raw"))
+        n = pl.col("_n")
         parts.append(
-            part.with_columns(id_n=pl.when(n != "").then(n))
+            part.with_columns(_up=pl.col("raw").str.to_uppercase())
+            .with_columns(_st=pl.col("_up").str.replace_all(r"[^A-Z0-9]", ""))
+            .with_columns(_n=_normalise_expr(country))
+            .with_columns(id_n=pl.when(n != "").then(n))
             .with_columns(
                 id_status=pl.when(pl.col("id_n").is_not_null()).then(
                     _status_expr(country, pl.col("id_n"))
@@ -675,11 +678,14 @@ def check_ids(countries: pl.Series, ids: pl.Series) -> pl.DataFrame:
             },
             schema={"id_n": pl.String, "id_status": pl.String},
         )
-    codes = countries.to_frame("c").select(
+    # Countries repeat: resolve each distinct spelling once.
+    distinct = countries.unique().drop_nulls()
+    resolved = distinct.to_frame("c").select(
         pl.when(pl.col("c").is_in(list(ID_RULES)))
         .then(pl.col("c"))
         .otherwise(country_expr(pl.col("c")))
     )["c"]
+    codes = countries.replace_strict(distinct, resolved, default=None, return_dtype=pl.String)
     return _check_frame(codes, ids)
 
 

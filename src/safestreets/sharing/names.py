@@ -453,7 +453,8 @@ def _by_unique(
     values: pl.Expr | pl.Series, df: pl.DataFrame, exprs: Mapping[str, pl.Expr]
 ) -> pl.DataFrame:
     """Evaluate ``exprs`` (over column ``v``) once per distinct value of ``values`` and spread
-    the results back to the rows of ``df`` (names, dates and places repeat a lot)."""
+    the results back to the rows of ``df`` (names, dates and places repeat a lot). Names
+    starting with ``_`` are intermediate steps and are not returned."""
     if isinstance(values, pl.Series):
         rows = values.to_frame("v")
     else:  # with_columns broadcasts a literal (a missing column) to the frame's height
@@ -461,6 +462,7 @@ def _by_unique(
     distinct = rows.unique("v")
     for name, expr in exprs.items():  # in order: later expressions may use earlier ones
         distinct = distinct.with_columns(expr.alias(name))
+    distinct = distinct.select("v", *(name for name in exprs if not name.startswith("_")))
     return rows.join(distinct, on="v", how="left", nulls_equal=True, maintain_order="left").drop(
         "v"
     )
@@ -476,59 +478,75 @@ def _given_expr(v: pl.Expr) -> pl.Expr:
     return _null_if_empty(mapped.list.join(" "))
 
 
+# The expression builders below return their steps in order, each step a column that later
+# steps read by name: an expression reused inline would be evaluated once per use.
+
+
 def _surname_exprs(v: pl.Expr) -> dict[str, pl.Expr]:
-    folded = fold_text_expr(v)
-    widow = folded.str.extract_groups(_WIDOW)
-    married = folded.str.extract_groups(_MARRIED)
-    is_widow = folded.str.contains(_WIDOW)
-    is_married = folded.str.contains(_MARRIED) & ~folded.is_in(COMPOUND_SURNAMES)
-    base = (
-        pl.when(is_widow)
-        .then(widow.struct.field("1"))
-        .when(is_married)
-        .then(married.struct.field("1"))
-        .otherwise(folded)
-    )
-    spouse = (
-        pl.when(is_widow)
-        .then(widow.struct.field("2"))
-        .when(is_married)
-        .then(married.struct.field("2"))
-    )
+    f, w, m = pl.col("_f"), pl.col("_w"), pl.col("_m")
+    is_widow = pl.col("_is_w")
+    is_married = pl.col("_is_m")
     return {
-        "b": _null_if_empty(_drop_particles_expr(base)),
-        "sp": _drop_particles_expr(spouse),
+        "_f": fold_text_expr(v),
+        "_w": f.str.extract_groups(_WIDOW),
+        "_m": f.str.extract_groups(_MARRIED),
+        "_is_w": f.str.contains(_WIDOW),
+        "_is_m": f.str.contains(_MARRIED) & ~f.is_in(COMPOUND_SURNAMES),
+        "b": _null_if_empty(
+            _drop_particles_expr(
+                pl.when(is_widow)
+                .then(w.struct.field("1"))
+                .when(is_married)
+                .then(m.struct.field("1"))
+                .otherwise(f)
+            )
+        ),
+        "sp": _drop_particles_expr(
+            pl.when(is_widow).then(w.struct.field("2")).when(is_married).then(m.struct.field("2"))
+        ),
         "hyphen": v.str.contains("-").fill_null(False),
     }
 
 
 def _date_exprs(v: pl.Expr) -> dict[str, pl.Expr]:
-    s = v.str.strip_chars()
-    iso, dmy, my = (s.str.extract_groups(p) for p in (_DATE_ISO, _DATE_DMY, _DATE_MY))
-    is_iso, is_dmy = s.str.contains(_DATE_ISO), s.str.contains(_DATE_DMY)
+    def num(struct: str, field: str) -> pl.Expr:
+        return pl.col(struct).struct.field(field).cast(pl.Int32, strict=False)
 
-    def num(e: pl.Expr) -> pl.Expr:
-        return e.cast(pl.Int32, strict=False)
+    def pick(iso: str, dmy: str, my: str | None) -> pl.Expr:
+        rest = pl.when(pl.col("_is_dmy")).then(num("_dmy", dmy))
+        return (
+            pl.when(pl.col("_is_iso"))
+            .then(num("_iso", iso))
+            .otherwise(rest if my is None else rest.otherwise(num("_my", my)))
+        )
 
-    def pick(a: pl.Expr, b: pl.Expr, c: pl.Expr | None) -> pl.Expr:
-        rest = pl.when(is_dmy).then(num(b))
-        return pl.when(is_iso).then(num(a)).otherwise(rest if c is None else rest.otherwise(num(c)))
-
-    y = pick(iso.struct.field("1"), dmy.struct.field("3"), my.struct.field("2"))
-    m = pick(iso.struct.field("2"), dmy.struct.field("2"), my.struct.field("1"))
-    d = pick(iso.struct.field("3"), dmy.struct.field("1"), None)
-    swap = (m > 12) & (d >= 1) & (d <= 12)
-    m, d = pl.when(swap).then(d).otherwise(m), pl.when(swap).then(m).otherwise(d)
+    y = pl.col("_y")
+    m0, d0 = pl.col("_m0"), pl.col("_d0")
+    m, d = pl.col("_m"), pl.col("_d")  # after the swap
+    swap = pl.col("_swap")
+    y_ok, m_ok, d_ok = pl.col("_y_ok"), pl.col("_m_ok"), pl.col("_d_ok")
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     dim = (
         pl.when((m == 2) & leap)
         .then(29)
         .otherwise(m.replace_strict(_DAYS, default=0, return_dtype=pl.Int32))
     )
-    y_ok = (y >= 1850) & (y <= 2100)
-    m_ok = y_ok & (m >= 1) & (m <= 12)
-    d_ok = m_ok & (d >= 1) & (d <= dim)
     return {
+        "_s": v.str.strip_chars(),
+        "_iso": pl.col("_s").str.extract_groups(_DATE_ISO),
+        "_dmy": pl.col("_s").str.extract_groups(_DATE_DMY),
+        "_my": pl.col("_s").str.extract_groups(_DATE_MY),
+        "_is_iso": pl.col("_s").str.contains(_DATE_ISO),
+        "_is_dmy": pl.col("_s").str.contains(_DATE_DMY),
+        "_y": pick("1", "3", "2"),
+        "_m0": pick("2", "2", "1"),
+        "_d0": pick("3", "1", None),
+        "_swap": (m0 > 12) & (d0 >= 1) & (d0 <= 12),  # month/day written the US way
+        "_m": pl.when(swap).then(d0).otherwise(m0),
+        "_d": pl.when(swap).then(m0).otherwise(d0),
+        "_y_ok": (y >= 1850) & (y <= 2100),
+        "_m_ok": y_ok & (m >= 1) & (m <= 12),
+        "_d_ok": m_ok & (d >= 1) & (d <= dim),
         "dob_year": pl.when(y_ok).then(y).cast(pl.Int16),
         "dob_month": pl.when(m_ok).then(m).cast(pl.Int8),
         "dob_day": pl.when(d_ok).then(d).cast(pl.Int8),
