@@ -192,6 +192,10 @@ def test_clk_index_finds_the_same_person_with_and_without_blocks() -> None:
     keys = frame["key"].to_numpy()
     scan = ClkIndex.build(keys, bits)
     blocked = ClkIndex.build(keys, bits, blocks=blocks)
+    # The block frame itself does as well as its text form.
+    normalised = linkage.prepare(frame.select(PERSON_COLUMNS))
+    framed = ClkIndex.build(keys, bits, blocks=clk.block_keys(normalised, KEY))
+    assert framed.query(bits[3], blocks=blocks[3])[0].key == keys[3]
     for i in (0, 5, 17):
         for index, qb in ((scan, None), (blocked, blocks[i])):
             got = index.query(bits[i], threshold=0.85, blocks=qb)
@@ -338,3 +342,24 @@ def test_vehicle_plate_typo_needs_support_and_removal() -> None:
     assert backed and backed[0].key == 7001
     index.remove([7001])
     assert index.query({"vin": "1M8GDM9AXKP042788"}) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=12))
+def test_vectorised_canonical_serial_agrees_with_the_scalar_one(text: str) -> None:
+    from safestreets.sharing.firearms import canonical_serial
+    from safestreets.sharing.index import canonical_serial_expr
+
+    got = pl.DataFrame({"s": [text]}).select(canonical_serial_expr(pl.col("s"))).item()
+    assert got == (canonical_serial(text) or None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=20))
+def test_vectorised_vin_agrees_with_the_scalar_one(text: str) -> None:
+    from safestreets.sharing.vehicles import canonical_vin
+
+    index = VehicleIndex.build(pl.DataFrame({"key": [1], "vin": [text]}))
+    vin = canonical_vin(text)
+    found = index._vins.lookup([f"v:{vin}"]) if index._vins is not None else np.zeros(0)
+    assert (0 in found.tolist()) == (len(vin) >= 6)

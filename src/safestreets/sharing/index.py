@@ -47,6 +47,7 @@ __all__ = [
     "FirearmIndex",
     "PersonIndex",
     "VehicleIndex",
+    "canonical_serial_expr",
     "normalise_query",
 ]
 
@@ -475,9 +476,19 @@ class ClkIndex(_Keyed):
     """Person alerts contributed as CLK encodings; queries are encodings too.
 
     With blocking keys (``clk.block_keys``, stored as ``clk.block_key_strings``) on both the
-    alerts and the query only encodings sharing a key are compared; otherwise every active
-    encoding is (a vectorised scan: about 16 million 64-bit words for a million alerts).
+    alerts and the query only encodings sharing a key are compared, the rarest keys first
+    (a key shared by more than ``max_block`` alerts is skipped, as in :class:`PersonIndex`);
+    otherwise every active encoding is compared (a scan in chunks: about 0.1 s for a million
+    alerts on two cores).
+
+    Attributes:
+        max_block: Skip a blocking key shared by more alerts than this.
+        max_candidates: Stop taking blocks after this many candidates.
     """
+
+    max_block: int = 5000
+    max_candidates: int = 20000
+    _CHUNK: Final = 65536
 
     def __init__(self) -> None:  # use build()
         self._bits = np.zeros((0, 16), dtype=np.uint64)
@@ -490,14 +501,15 @@ class ClkIndex(_Keyed):
         keys: npt.ArrayLike,
         bits: npt.NDArray[np.uint64],
         *,
-        blocks: Sequence[str | None] | None = None,
+        blocks: Sequence[str | None] | pl.Series | pl.DataFrame | None = None,
     ) -> ClkIndex:
         """Build the index.
 
         Args:
             keys: Alert ids, one per encoding.
             bits: Encodings ``(n, words)`` (``clk.encode``).
-            blocks: Optional blocking keys per encoding (``clk.block_key_strings``).
+            blocks: Optional blocking keys per encoding: ``clk.block_key_strings`` text
+                (space-separated hex, None for none) or the ``clk.block_keys`` frame.
 
         Returns:
             The index.
@@ -515,13 +527,45 @@ class ClkIndex(_Keyed):
         self._bits = bits
         self._counts = clk_mod.popcount(bits)
         if blocks is not None:
-            if len(blocks) != len(self._keys):
+            if isinstance(blocks, pl.DataFrame):
+                blocks = clk_mod.block_key_strings(blocks)
+            text = pl.Series("b", blocks, dtype=pl.String)
+            if len(text) != len(self._keys):
                 raise InputError("blocking keys: one entry per encoding")
-            parsed = clk_mod.parse_block_strings(blocks)
-            rows = np.repeat(np.arange(len(parsed)), [len(p) for p in parsed])
-            hexes = [f"{v:016x}" for p in parsed for v in p.tolist()]
-            self._blocks = _HashTable(rows, pl.Series(hexes, dtype=pl.String))
+            # The hex strings themselves are the keys: no parsing, one vectorised hash.
+            self._blocks = _HashTable.from_lists(text.str.split(" "))
         return self
+
+    def _block_rows(self, hexes: list[str]) -> Rows:
+        assert self._blocks is not None
+        lo, hi = self._blocks.spans(_hash_strings(hexes))
+        spans = sorted((int(b - a), int(a), int(b)) for a, b in zip(lo, hi, strict=True) if b > a)
+        chosen: list[Rows] = []
+        total = 0
+        for size, a, b in spans:
+            if size > self.max_block:
+                continue
+            chosen.append(self._blocks.rows[a:b])
+            total += size
+            if total >= self.max_candidates:
+                break
+        if not chosen:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.unique(np.concatenate(chosen))
+        return rows[self._active[rows]]
+
+    def _dice_all(self, row: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
+        """Dice of ``row`` with every encoding, chunk by chunk (the temporary arrays of a
+        chunk stay in cache: several times faster than one pass over a million rows)."""
+        n = len(self._keys)
+        inter = np.empty(n, dtype=np.int64)
+        buf = np.empty((min(n, self._CHUNK), self._bits.shape[1]), dtype=np.uint64)
+        for s in range(0, n, self._CHUNK):
+            e = min(s + self._CHUNK, n)
+            np.bitwise_and(self._bits[s:e], row, out=buf[: e - s])
+            inter[s:e] = clk_mod.popcount(buf[: e - s])
+        total = self._counts + clk_mod.popcount(row)
+        return np.asarray(2.0 * inter / np.maximum(total, 1), dtype=np.float64)
 
     def query(
         self,
@@ -553,20 +597,19 @@ class ClkIndex(_Keyed):
                 hint="encode the query with the same settings as the alerts",
             )
         if self._blocks is not None and blocks is not None:
-            values = (
-                clk_mod.parse_block_strings([blocks])[0]
-                if isinstance(blocks, str)
-                else (np.asarray(list(blocks), dtype=np.uint64))
+            hexes = (
+                blocks.split() if isinstance(blocks, str) else [f"{int(v):016x}" for v in blocks]
             )
-            rows = np.unique(self._blocks.lookup([f"{v:016x}" for v in values.tolist()]))
-            rows = rows[self._active[rows]]
+            rows = self._block_rows(hexes)
+            if not len(rows):
+                return []
+            inter = clk_mod.popcount(self._bits[rows] & row)
+            total = self._counts[rows] + clk_mod.popcount(row)
+            d = 2.0 * inter / np.maximum(total, 1)
         else:
-            rows = np.nonzero(self._active)[0]
-        if not len(rows):
-            return []
-        inter = clk_mod.popcount(self._bits[rows] & row)
-        total = self._counts[rows] + clk_mod.popcount(row)
-        d = 2.0 * inter / np.maximum(total, 1)
+            d_all = self._dice_all(row)
+            rows = np.nonzero((d_all >= threshold) & self._active)[0]
+            d = d_all[rows]
         hit = np.nonzero(d >= threshold)[0]
         scored: list[_Scored] = [
             (int(self._keys[rows[i]]), float(d[i]), 0.0, ()) for i in hit.tolist()
@@ -602,12 +645,20 @@ def _text_column(records: pl.DataFrame, name: str) -> pl.Series:
     return records.get_column(name).cast(pl.String)
 
 
-def _canonical_serials(serials: pl.Series) -> pl.Series:
-    """``firearms.canonical_serial`` over distinct values (serials repeat little, but the
-    function is cached and runs once per distinct text)."""
-    uniques = serials.drop_nulls().unique().to_list()
-    mapping = {u: firearms.canonical_serial(u) for u in uniques}
-    return serials.replace_strict(mapping, default=None, return_dtype=pl.String).replace("", None)
+def canonical_serial_expr(expr: pl.Expr) -> pl.Expr:
+    """``firearms.canonical_serial`` as a Polars expression (nulls and "" give null).
+
+    Agrees with the scalar function (``tests/sharing/test_index.py`` checks it): accents
+    removed, upper case, only A-Z and 0-9 kept, the confusable glyphs folded.
+    """
+    folded = (
+        expr.str.normalize("NFKD")
+        .str.replace_all(r"\p{M}+", "")
+        .str.to_uppercase()
+        .str.replace_all(r"[^A-Z0-9]+", "")
+        .str.replace_many(list(firearms.CONFUSABLES), list(firearms.CONFUSABLES.values()))
+    )
+    return pl.when(folded != "").then(folded)
 
 
 class _NearTable:
@@ -620,8 +671,11 @@ class _NearTable:
         self.min_len = min_len
         longest: Any = long_.get_column("v").str.len_chars().max()
         max_len = int(longest or 0)
-        dels = long_.select("row", _deletions_expr("v", max_len).list.unique().alias("d"))
-        dels = dels.explode("d")
+        if max_len:
+            dels = long_.select("row", _deletions_expr("v", max_len).list.unique().alias("d"))
+            dels = dels.explode("d")
+        else:  # no string long enough
+            dels = pl.DataFrame({"row": [], "d": []}, schema={"row": pl.Int64, "d": pl.String})
         self.deleted = _HashTable(dels.get_column("row").cast(pl.Int64), dels.get_column("d"))
 
     def lookup(self, q: str, *, near: bool = True) -> Rows:
@@ -671,7 +725,11 @@ class FirearmIndex(_Keyed):
         self._records = pl.DataFrame([_text_column(records, c) for c in FIREARM_COLUMNS])
         serial = self._records.get_column("serial")
         is_pat = serial.str.contains(r"[?*_#]").fill_null(False)
-        canon = _canonical_serials(pl.Series("serial", serial).set(is_pat, None))
+        canon = (
+            pl.DataFrame({"s": serial.set(is_pat, None)})
+            .select(canonical_serial_expr(pl.col("s")))
+            .to_series()
+        )
         self._canon = canon
         self._near = _NearTable(canon)
         lengths = canon.str.len_chars().fill_null(0).to_numpy()
@@ -784,14 +842,13 @@ class VehicleIndex(_Keyed):
         # Plates are indexed by their body (without the class prefix), so "P-123ABC" and
         # "123ABC" meet; the score tells a different class prefix apart.
         self._plates = _NearTable(bodies, min_len=5)
-        vin_texts = self._records.get_column("vin")
-        vins = (
-            vin_texts.map_elements(
-                lambda v: vehicles.canonical_vin(v) or None, return_dtype=pl.String
-            )
-            if vin_texts.null_count() < len(vin_texts)
-            else vin_texts
-        )
+        vins = self._records.select(
+            pl.col("vin")
+            .str.normalize("NFKD")
+            .str.to_uppercase()
+            .str.replace_all(r"[^A-Z0-9]+", "")
+            .str.replace_many(["I", "O", "Q"], ["1", "0", "0"])  # as vehicles.canonical_vin
+        ).to_series()
         n = len(vins)
         vin_keys = pl.concat(
             [
