@@ -616,6 +616,13 @@ class MatchModel:
         return model
 
 
+#: The lowest weight a level may have: no single disagreement vetoes a pair by more than
+#: 2^16 to 1. Expectation maximisation drives m towards 0 for a level no likely match falls on
+#: in the training data (weights of -100 bits and less), which would let one field outvote
+#: every other.
+MIN_LEVEL_WEIGHT = -16.0
+
+
 def model_from_m_u(
     prior: float,
     m: Mapping[str, Sequence[float | None]],
@@ -625,7 +632,8 @@ def model_from_m_u(
 ) -> MatchModel:
     """A model from m and u per level; levels with an unknown m or u fall back to the defaults.
 
-    Also enforces the one rule training must not overturn: an exact national id whose check
+    Weights are kept at or above :data:`MIN_LEVEL_WEIGHT`. Also enforces the one rule
+    training must not overturn: an exact national id whose check
     digit failed weighs at least one bit less than an exact valid id, and no more than an
     exact id that could not be checked.
     """
@@ -642,7 +650,7 @@ def model_from_m_u(
             mi, ui = m[name][i], u[name][i]
             if mi is None or ui is None or mi <= 0 or ui <= 0:
                 mi, ui = lv.m, lv.u
-            ws.append(bayes_factor_weight(mi, ui))
+            ws.append(max(bayes_factor_weight(mi, ui), MIN_LEVEL_WEIGHT))
             ms.append(mi)
             us.append(ui)
         weights[name], mm[name], uu[name] = ws, ms, us

@@ -44,11 +44,9 @@ from safestreets.sharing.comparisons import (
 #: Fewer records than this (both files together) get the default model: nothing to fit.
 MIN_TRAIN_RECORDS = 200
 #: Records used to fit the model; more only costs time (the estimates do not need them).
-TRAIN_SAMPLE = 200_000
+TRAIN_SAMPLE = 100_000
 #: Random pairs for the u estimates.
 U_MAX_PAIRS = 1_000_000
-#: Pairs for each expectation-maximisation session.
-EM_MAX_PAIRS = 2_000_000
 #: DuckDB threads and memory limit (the machine is shared; DuckDB spills beyond the limit).
 DUCKDB_THREADS = int(os.environ.get("SAFESTREETS_DUCKDB_THREADS", "2"))
 DUCKDB_MEMORY = os.environ.get("SAFESTREETS_DUCKDB_MEMORY", "4GB")
@@ -245,6 +243,7 @@ class _Session:
     linker: Any
     con: duckdb.DuckDBPyConnection
     comparisons: list[Comparison]
+    tables: list[Any]
 
 
 def _linker(
@@ -266,7 +265,7 @@ def _linker(
     link_type = "link_only" if len(frames) == 2 else "dedupe_only"
     settings = _settings(link_type, comparisons, model=model, blocking=blocking)
     linker = Linker(tables if len(tables) == 2 else tables[0], settings, log_level=None)
-    return _Session(linker, con, comparisons)
+    return _Session(linker, con, comparisons, tables)
 
 
 def _quiet_splink() -> None:
@@ -347,15 +346,32 @@ def train(
         max_pairs=max_pairs, seed=seed, num_chunks=1, min_count_per_level=None
     )
     for rule in EM_RULES:
-        try:
-            tr.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
-            )
-        except Exception as exc:  # too few pairs in a block: keep the other session's values
-            logger.info("EM on %s skipped: %s", rule, exc)
+        _em_session(session, rule)
     model = _extract(session.linker, session.comparisons, extra)
     session.con.close()
     return model
+
+
+def _em_session(session: _Session, rule: str) -> None:
+    """One expectation-maximisation session; on failure the model is left as it was.
+
+    Splink 5 refuses an m probability of exactly 0.0, which EM reaches for a level that no
+    likely match falls on (say, two aliases lists that share nothing, when duplicates copy
+    their aliases). It raises in the middle of the session and leaves the linker without the
+    comparisons it had set aside; the model saved before the session is put back instead,
+    and those levels keep the other session's (or the default) m.
+    """
+    from splink import Linker
+
+    before = session.linker.misc.save_model_to_json()
+    try:
+        session.linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True
+        )
+    except Exception as exc:  # Splink raises ValueError, SplinkException, DuckDB errors
+        logger.info("EM on %s skipped: %s", rule, exc)
+        tables = session.tables if len(session.tables) == 2 else session.tables[0]
+        session.linker = Linker(tables, before, log_level=None)
 
 
 # ---------------------------------------------------------------------------------------------
