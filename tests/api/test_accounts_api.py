@@ -41,13 +41,19 @@ def test_registering_agencies_is_the_operators(world: World) -> None:
 
 def test_admin_lists_and_pages_own_agency_only(world: World) -> None:
     body = world.get("/api/v1/users", "gt-admin").json()
-    assert [u["username"] for u in body["items"]] == ["gt-admin", "gt-analyst", "gt-viewer"]
-    assert body["total"] == 3 and body["next"] is None
+    assert [u["username"] for u in body["items"]] == [
+        "gt-admin",
+        "gt-analyst",
+        "gt-liaison",
+        "gt-viewer",
+    ]
+    assert body["total"] == 4 and body["next"] is None
     assert {u["agency_id"] for u in body["items"]} == {"GT-PNC"}
     first = world.get("/api/v1/users?page_size=2", "gt-admin").json()
     assert [u["username"] for u in first["items"]] == ["gt-admin", "gt-analyst"]
     second = world.get(first["next"], "gt-admin").json()
-    assert [u["username"] for u in second["items"]] == ["gt-viewer"] and second["next"] is None
+    assert [u["username"] for u in second["items"]] == ["gt-liaison", "gt-viewer"]
+    assert second["next"] is None
     sv = world.get("/api/v1/users", "sv-admin").json()
     assert [u["username"] for u in sv["items"]] == ["sv-admin", "sv-analyst"]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -14,7 +16,7 @@ from safestreets import __version__
 from safestreets.api import public, v1
 from safestreets.api.errors import install_error_handlers
 from safestreets.config import DEFAULT_SECRET, Settings, get_settings
-from safestreets.store.engine import get_engine
+from safestreets.store.engine import get_engine, keep_open
 from safestreets.web import pages, public_pages
 
 __all__ = ["create_app"]
@@ -36,7 +38,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings = settings.model_copy(update={"secret_key": secrets.token_urlsafe(32)})
     if engine is None:
         engine = get_engine(settings.resolved_database_url())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # A served SQLite store keeps one connection open (see keep_open: ~10 ms per request).
+        keeper = keep_open(engine)
+        try:
+            yield
+        finally:
+            if keeper is not None:
+                keeper.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="safestreets",
         version=__version__,
         description="Citizen-security information system for Central America. "
