@@ -225,7 +225,6 @@ ALERT_KINDS: Final = {
     "stolen_firearm": "firearm",
     "recovered_firearm": "firearm",
 }
-ALERT_SUBJECTS: Final = ("person", "vehicle", "firearm")
 #: The fields of a vehicle and a firearm in an alert or a query.
 VEHICLE_COLUMNS: Final = ("plate", "plate_country", "vin", "make", "model", "colour", "year")
 FIREARM_COLUMNS: Final = ("serial", "make", "model", "calibre", "firearm_type")

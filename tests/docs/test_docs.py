@@ -482,7 +482,11 @@ def test_controlled_vocabularies_are_documented(data_model_md: str) -> None:
     constants = {
         name: value
         for name, value in vars(schema).items()
-        if name.isupper() and isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+        if name.isupper()
+        and isinstance(value, tuple)
+        and all(isinstance(v, str) for v in value)
+        # Column lists (PERSON_COLUMNS, ...) are schemas, documented with their formats.
+        and not name.endswith("_COLUMNS")
     }
     assert set(documented) == set(constants)
     for name, values in constants.items():
