@@ -508,7 +508,7 @@ def link_encodings(
     *,
     left_keys: Sequence[object] | npt.NDArray[np.generic] | pl.Series,
     right_keys: Sequence[object] | npt.NDArray[np.generic] | pl.Series,
-    threshold: float = 0.8,
+    threshold: float = 0.6,
     left_blocks: pl.DataFrame | None = None,
     right_blocks: pl.DataFrame | None = None,
     one_to_one: bool = True,
@@ -520,7 +520,11 @@ def link_encodings(
         right_bits: Encodings ``(m, words)``.
         left_keys: The ``n`` record ids of the left side.
         right_keys: The ``m`` record ids of the right side.
-        threshold: Smallest Dice coefficient of a link.
+        threshold: Smallest Dice coefficient of a link. The default 0.6 is for one-to-one
+            linking: measured F1 0.992 (blocked) and 0.995 (all pairs) on FEBRL4 without the
+            social security number, 0.997 on synthetic Central American records (precision
+            0.998); 0.8 loses a tenth of the true pairs on FEBRL4's corrupted duplicates.
+            Without one-to-one assignment use a higher threshold.
         left_blocks: :func:`block_keys` of the left records; with ``right_blocks`` only pairs
             sharing a key are compared. Without them every pair is compared (in chunks).
         right_blocks: Likewise for the right records.
