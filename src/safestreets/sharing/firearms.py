@@ -34,7 +34,6 @@ import io
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
@@ -42,6 +41,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from safestreets.reference._data import read_bytes
+from safestreets.sharing.comparisons import Score, probability_of
 
 __all__ = [
     "CONFUSABLES",
@@ -68,29 +68,6 @@ _FOLD = str.maketrans(CONFUSABLES)
 _MARKS = re.compile(r"[\u0300-\u036f]+")
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
 _WILD = "?"
-
-
-@dataclass(frozen=True)
-class Score:
-    """The score of a query against one candidate.
-
-    Attributes:
-        match_weight: Sum of the log2 Bayes factors, including the prior.
-        probability: ``2**w / (1 + 2**w)`` of that weight.
-        agreeing: Names of the fields whose evidence counted for a match.
-    """
-
-    match_weight: float
-    probability: float
-    agreeing: tuple[str, ...]
-
-
-def _probability(weight: float) -> float:
-    """Probability of a log2 odds, without overflow for large weights."""
-    if weight >= 0:
-        return 1.0 / (1.0 + 2.0 ** (-weight))
-    odds = 2.0**weight
-    return odds / (1.0 + odds)
 
 
 def _ascii_upper(s: str) -> str:
@@ -597,6 +574,6 @@ def score_firearm(
 
     return Score(
         match_weight=round(total, 6),
-        probability=_probability(total),
+        probability=probability_of(total),
         agreeing=tuple(agreeing),
     )

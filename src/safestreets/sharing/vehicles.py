@@ -29,7 +29,7 @@ from typing import Any, Final
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from safestreets.sharing.firearms import Score, _probability
+from safestreets.sharing.comparisons import Score, probability_of
 
 __all__ = [
     "PLATE_PREFIXES",
@@ -406,7 +406,7 @@ def score_vehicle(query: Mapping[str, Any], candidate: Mapping[str, Any]) -> Sco
         candidate: The same fields of a stored record.
 
     Returns:
-        The :class:`~safestreets.sharing.firearms.Score`; ``agreeing`` lists the fields with
+        The :class:`~safestreets.sharing.comparisons.Score`; ``agreeing`` lists the fields with
         positive evidence.
 
     Examples:
@@ -458,5 +458,5 @@ def score_vehicle(query: Mapping[str, Any], candidate: Mapping[str, Any]) -> Sco
         )
 
     return Score(
-        match_weight=round(total, 6), probability=_probability(total), agreeing=tuple(agreeing)
+        match_weight=round(total, 6), probability=probability_of(total), agreeing=tuple(agreeing)
     )
