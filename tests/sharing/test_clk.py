@@ -210,3 +210,24 @@ def test_link_encodings_checks_its_inputs() -> None:
         e, e, left_keys=["a", "b"], right_keys=["x", "y"], threshold=0.0, one_to_one=False
     )
     assert all_pairs.height == 4
+
+
+def test_one_record_encodes_and_blocks_as_the_frame_does() -> None:
+    from safestreets.demo.persons import generate_persons
+    from safestreets.schema import PERSON_COLUMNS
+    from safestreets.sharing.index import normalise_query
+    from safestreets.sharing.linkage import prepare
+
+    records, _ = generate_persons(300, seed=9)
+    frame = prepare(records)
+    bits = clk.encode(frame, KEY)
+    blocks = clk.block_key_strings(clk.block_keys(frame, KEY))
+    for i, row in enumerate(records.select(PERSON_COLUMNS).iter_rows(named=True)):
+        rec = normalise_query(row)
+        assert np.array_equal(clk.encode_record(rec, KEY), bits[i]), row["record_id"]
+        assert clk.block_key_string(rec, KEY) == blocks[i], row["record_id"]
+    # Straight from names.normalise_person (address folded from the raw field) too.
+    from safestreets.sharing.names import normalise_person
+
+    row = records.row(0, named=True)
+    assert np.array_equal(clk.encode_record(normalise_person(row) | row, KEY), bits[0])
