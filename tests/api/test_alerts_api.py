@@ -305,3 +305,78 @@ def test_denied_request_releases_nothing(exchange: World) -> None:
     assert exchange.get(f"/api/v1/requests/{rid}/details", "sv-liaison").status_code == 404
     sent = exchange.get("/api/v1/requests", "sv-liaison").json()["sent"]
     assert sent[0]["decision_reason"] == "motivo insuficiente"
+
+
+def _encoded(person: dict[str, Any], key: bytes) -> tuple[str, str | None]:
+    import polars as pl
+
+    from safestreets.sharing.clk import block_key_strings, block_keys, encode, to_base64
+    from safestreets.sharing.names import normalise_persons
+
+    one = normalise_persons(
+        pl.DataFrame({"record_id": ["x"], **{k: [v] for k, v in person.items()}})
+    )
+    return to_base64(encode(one, key)[0]), block_key_strings(block_keys(one, key))[0]
+
+
+def test_privacy_preserving_alerts_hit_by_encoding_and_reveal_nothing(
+    world: World, tmp_path: Any
+) -> None:
+    """A person contributed only as a keyed encoding: an encoded query hits it; with the
+    shared key configured, a plain query hits it too; neither answer holds personal data."""
+    from fastapi.testclient import TestClient
+
+    from safestreets.api.app import create_app
+    from safestreets.config import Settings
+
+    matcher.forget()
+    key = b"member-countries-shared-key-2026"
+    key_file = tmp_path / "clk.key"
+    key_file.write_bytes(key)
+    with world.engine.begin() as conn:
+        add_user(conn, OPERATOR, username="sv-liaison", agency_id="SV-PNC", roles=("liaison",))
+        world.tokens["sv-liaison"] = create_token(conn, OPERATOR, "sv-liaison").secret
+    person = {"given_names": "Rosa María", "surname_1": "Alvarado", "surname_2": "Cruz",
+              "date_of_birth": "1990-06-15", "sex": "F"}  # fmt: skip
+    clk, blocks = _encoded(person, key)
+    body = {
+        "kind": "missing_person",
+        "external_id": "MP-CLK-1",
+        "handling_code": "REGIONAL",
+        "valid_until": _iso(NOW + timedelta(days=30)),
+        "contact": "PNC Guatemala, personas desaparecidas",
+        "reason": "denuncia de desaparición",
+        "clk": clk,
+        "clk_blocks": blocks,
+    }
+    r = world.client.post("/api/v1/alerts", json=body, headers=world.auth("gt-liaison"))
+    assert r.status_code == 201, r.text
+    ref = r.json()["reference"]
+
+    typo = {**person, "surname_1": "Albarado"}
+    q_clk, q_blocks = _encoded(typo, key)
+    r = query(world, "sv-liaison", {"subject": "person", "clk": q_clk, "clk_blocks": q_blocks})
+    hit = r.json()
+    assert hit["result"] == "hit", hit
+    assert hit["hits"][0]["reference"] == ref and hit["hits"][0]["details"] is None
+    # Another key gives unrelated bits: no hit.
+    other, _ = _encoded(person, b"some-other-key-of-32-bytes-long!")
+    assert (
+        query(world, "sv-liaison", {"subject": "person", "clk": other}).json()["result"] == "no_hit"
+    )
+    # Plain queries reach encoded alerts only when the server holds the shared key.
+    assert (
+        query(world, "sv-liaison", {"subject": "person", "person": typo}).json()["result"]
+        == "no_hit"
+    )
+    keyed = TestClient(create_app(Settings(data_dir=tmp_path, clk_key_file=key_file), world.engine))
+    r = keyed.post(
+        "/api/v1/hits/query",
+        json={"subject": "person", "person": typo},
+        headers=world.auth("sv-liaison"),
+    )
+    assert r.json()["result"] == "hit" and r.json()["hits"][0]["details"] is None
+    (q,) = [e for e in audit_entries(world.engine, "hits:query") if e["detail"]["mode"] == "clk"][
+        :1
+    ]
+    assert q["detail"]["references"] == [ref]

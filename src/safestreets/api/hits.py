@@ -39,6 +39,9 @@ class HitQuery(BaseModel):
     clk: str | None = Field(
         None, description="a person's privacy-preserving encoding (base64), instead of `person`"
     )
+    clk_blocks: str | None = Field(
+        None, max_length=2000, description="the encoding's keyed blocking keys (hex, spaces)"
+    )
     purpose: str | None = Field(None, max_length=500, description="why the officer asks")
 
 
@@ -140,6 +143,7 @@ def hit_query(request: Request, body: HitQuery, principal: Principal = _Query) -
             subject=body.subject,
             record=None if record is None else record.model_dump(exclude_none=True),
             clk=clk,
+            clk_blocks=body.clk_blocks,
             purpose=body.purpose,
             cache_key=str(engine.url),
             secret=settings.secret_key,

@@ -65,7 +65,13 @@ def _build(conn: Connection | Engine, version: int) -> MatchIndexes:
         if encoded.height:
             blobs = encoded.get_column("clk").to_list()
             bits = np.frombuffer(b"".join(blobs), dtype=np.uint64).reshape(len(blobs), -1)
-            out.clk = ClkIndex.build(encoded.get_column("alert_id").to_numpy(), bits)
+            blocks = encoded.get_column("clk_blocks").cast(pl.String)
+            out.clk = ClkIndex.build(
+                encoded.get_column("alert_id").to_numpy(),
+                bits,
+                # Blocks only when every encoding has them (else those without would be missed).
+                blocks=blocks if blocks.null_count() == 0 else None,
+            )
         out.sizes = {"person": plain.height, "clk": encoded.height}
     vehicles = store.index_frame(conn, _KINDS_OF["vehicle"], now=now)
     if vehicles.height:
