@@ -380,13 +380,11 @@ def query_hits(
             encodings.append((_clk_row(clk), clk_blocks))
         key = _clk_key(clk_key_file)
         if record is not None and key is not None and idx.clk is not None:
-            from safestreets.sharing.clk import block_key_strings, block_keys, encode
-            from safestreets.sharing.names import normalise_persons
+            from safestreets.sharing.clk import block_key_string, encode_record
+            from safestreets.sharing.names import normalise_person
 
-            one = normalise_persons(
-                pl.DataFrame({"record_id": ["q"], **{k: [v] for k, v in fields.items()}})
-            )
-            encodings.append((encode(one, key)[0], block_key_strings(block_keys(one, key))[0]))
+            one = normalise_person(fields)
+            encodings.append((encode_record(one, key), block_key_string(one, key)))
         if idx.clk is not None:
             for bits, blocks in encodings:
                 for c in idx.clk.query(bits, threshold=CLK_THRESHOLD, blocks=blocks):
