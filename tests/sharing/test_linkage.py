@@ -126,6 +126,40 @@ def test_link_hand_made_with_default_model() -> None:
     assert "surname_1" in agreeing["a2"].split(",")
 
 
+def test_prediction_settings_pass_splink_validation(model: MatchModel) -> None:
+    """Prediction skips Splink's settings validation for speed; the settings must pass it."""
+    from splink import DuckDBAPI, Linker
+
+    db = DuckDBAPI()
+    records = HAND.with_columns(postcode=pl.lit("01001"))
+    for extra in ((), ("postcode",)):
+        table = db.register(linkage.prepare(records, extra=extra).to_arrow())
+        settings = linkage._settings(
+            "dedupe_only",
+            list(default_model(extra=extra).comparisons),
+            model=default_model(extra=extra),
+            blocking=linkage._blocking(extra),
+        )
+        Linker(table, settings, log_level=None, validate_settings=True)
+
+
+def test_u_is_the_share_of_pairs_at_each_level(people: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    """With every pair in the sample, u is exactly the share of non-null pairs per level."""
+    import itertools
+
+    frame = linkage.prepare(people[0].head(70))
+    comps = list(default_model().comparisons)
+    u = linkage.estimate_u(linkage._connection(), [frame], comps, max_pairs=10**6)
+    rows = list(frame.iter_rows(named=True))
+    for comp in comps:
+        levels = [comp.level_of(a, b) for a, b in itertools.combinations(rows, 2)]
+        seen = [lv for lv in levels if lv > 0]
+        want = [None] + [
+            seen.count(i) / len(seen) if seen.count(i) else None for i in range(1, len(comp.levels))
+        ]
+        assert u[comp.name] == pytest.approx(want), comp.name
+
+
 def test_clusters_are_connected_components() -> None:
     ids = pl.Series(["e", "d", "c", "b", "a", "f"])
     pairs = pl.DataFrame({"id_1": ["a", "b", "d"], "id_2": ["b", "c", "e"]})
