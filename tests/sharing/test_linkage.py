@@ -160,6 +160,24 @@ def test_u_is_the_share_of_pairs_at_each_level(people: tuple[pl.DataFrame, pl.Da
         assert u[comp.name] == pytest.approx(want), comp.name
 
 
+def test_an_aborted_em_session_leaves_the_model_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Splink 5 raises mid-session on an m of exactly 0, with comparisons set aside."""
+    session = linkage._linker([linkage.prepare(HAND)], model=None, extra=())
+    before = session.linker.misc.save_model_to_json()
+
+    def abort(*args: object, **kwargs: object) -> None:
+        session.linker._settings_obj.comparisons.pop()  # what Splink leaves behind
+        raise ValueError("m_probability value 0.0 is below the minimum allowed value")
+
+    monkeypatch.setattr(
+        session.linker.training, "estimate_parameters_using_expectation_maximisation", abort
+    )
+    linkage._em_session(session, "l.dob = r.dob")
+    assert session.linker.misc.save_model_to_json()["comparisons"] == before["comparisons"]
+
+
 def test_clusters_are_connected_components() -> None:
     ids = pl.Series(["e", "d", "c", "b", "a", "f"])
     pairs = pl.DataFrame({"id_1": ["a", "b", "d"], "id_2": ["b", "c", "e"]})

@@ -9,9 +9,10 @@ The flow, and why it is fast enough for a million records on two cores:
    ``TRAIN_SAMPLE`` records: the probability that two random records match, the m and u
    probabilities, all survive uniform record sampling (matches and pairs both shrink by the
    square of the fraction), and fitting is the costly part. u comes from ``max_pairs`` random
-   pairs, m from expectation maximisation on two blocking rules that leave each other's
-   fields free. The trained levels become a :class:`MatchModel` (log2 Bayes factors), the
-   same weights the online index scores single records with.
+   pairs in one pass (:func:`estimate_u`), the prior from deterministic rules, m from
+   Splink's expectation maximisation on two blocking rules that leave each other's fields
+   free. The trained levels become a :class:`MatchModel` (log2 Bayes factors), the same
+   weights the online index scores single records with.
 3. :func:`link` / :func:`dedupe` hand the model back to Splink and predict over the pairs of
    the blocking rules (phonetic name keys with the birth year, the national id, the date of
    birth with one name key, swapped surnames), then name the comparisons that agreed.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,9 +47,10 @@ MIN_TRAIN_RECORDS = 200
 TRAIN_SAMPLE = 100_000
 #: Random pairs for the u estimates.
 U_MAX_PAIRS = 500_000
-#: DuckDB threads and memory limit (the machine is shared; DuckDB spills beyond the limit).
-DUCKDB_THREADS = int(os.environ.get("SAFESTREETS_DUCKDB_THREADS", "2"))
-DUCKDB_MEMORY = os.environ.get("SAFESTREETS_DUCKDB_MEMORY", "4GB")
+#: DuckDB threads and memory limit: a million records fit in both on a two-core machine with
+#: room to spare (DuckDB spills to disk beyond the limit rather than failing).
+DUCKDB_THREADS = 2
+DUCKDB_MEMORY = "4GB"
 
 #: Pairs Splink compares: any rule is enough (Splink keeps each pair once). Measured on a
 #: million synthetic records (demo.persons, 30 % duplicates): 99.5 % of the true pairs meet a
@@ -79,11 +80,12 @@ BLOCKING_RULES: tuple[str, ...] = (
     "l.given_1_ph = r.surname_1_ph AND l.surname_1_ph = r.given_1_ph",
 )
 #: Rules of records that match for sure (national id, or full name and date of birth), for
-#: the prior; they find about this share of the matches.
+#: the prior (Splink's ``estimate_probability_two_random_records_match``).
 DETERMINISTIC_RULES: tuple[str, ...] = (
     "l.id_n = r.id_n AND l.dob = r.dob",
     "l.given_n = r.given_n AND l.surname_1_n = r.surname_1_n AND l.dob = r.dob",
 )
+#: The share of all matches the deterministic rules are taken to find.
 DETERMINISTIC_RECALL = 0.7
 #: Expectation maximisation sessions: each leaves the other's fields free to estimate.
 EM_RULES: tuple[str, ...] = (
@@ -148,11 +150,18 @@ def prepare(df: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
     Raises:
         InputError: ``record_id`` is missing, null or repeated, or an extra field is absent.
     """
+    if "record_id" not in df.columns:
+        raise InputError("the person records have no record_id column", hint="add one")
+    if df["record_id"].null_count():
+        raise InputError(
+            "some person records have no record_id",
+            hint="read_persons sets them aside; give every record an id",
+        )
+    if df["record_id"].n_unique() != df.height:
+        raise InputError("record_id repeats in the person records", hint="make ids unique")
     wanted = (*KEEP_COLUMNS, *(f"{e}_n" for e in extra))
     if set(wanted) <= set(df.columns):  # prepared already
         return df.select(wanted)
-    if "record_id" not in df.columns:
-        raise InputError("the person records have no record_id column", hint="add one")
     missing = [e for e in extra if e not in df.columns]
     if missing:
         raise InputError(
@@ -160,13 +169,6 @@ def prepare(df: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
             hint="give only fields the file has",
         )
     out = df.with_columns(pl.col("record_id").cast(pl.String))
-    if out["record_id"].null_count():
-        raise InputError(
-            "some person records have no record_id",
-            hint="read_persons sets them aside; give every record an id",
-        )
-    if out["record_id"].n_unique() != out.height:
-        raise InputError("record_id repeats in the person records", hint="make ids unique")
     if "given_n" not in out.columns:
         from safestreets.sharing.names import normalise_persons
 
@@ -179,11 +181,6 @@ def prepare(df: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
         adds.append(_fold(pl.col(e).cast(pl.String)).str.replace_all(" ", "").alias(f"{e}_n"))
     if adds:
         out = out.with_columns(adds)
-    for col in KEEP_COLUMNS:
-        if col not in out.columns:  # an older normaliser: compare without it
-            out = out.with_columns(pl.lit(None, pl.String).alias(col))
-    if out.schema["aliases_n"] == pl.String:  # a list column is expected
-        out = out.with_columns(pl.col("aliases_n").str.split(";"))
     return out.select(wanted)
 
 
@@ -204,8 +201,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
 def _comparisons(model: MatchModel | None, extra: Sequence[str]) -> list[Comparison]:
     if model is not None:
         return list(model.comparisons)
-    known = comparisons_by_name(extra)
-    return [c for c in known.values()]
+    return list(comparisons_by_name(extra).values())
 
 
 def _settings(
@@ -224,9 +220,10 @@ def _settings(
                 if value is not None:
                     lv["u_probability"] = value
         if model is not None:
-            # Splink multiplies m/u; any pair with the model's ratio gives its weights.
+            # Splink multiplies m/u; any pair with the model's ratio gives its weights (kept
+            # within +-900 bits, where neither underflows).
             for i, lv in enumerate(spec["comparison_levels"][1:], start=1):
-                bf = 2.0 ** model.weights[comp.name][i]
+                bf = 2.0 ** max(-900.0, min(900.0, model.weights[comp.name][i]))
                 lv["m_probability"] = bf / (1.0 + bf)
                 lv["u_probability"] = 1.0 / (1.0 + bf)
         comps.append(spec)
