@@ -119,6 +119,15 @@ def test_result_columns_of_check_are_documented() -> None:
         assert f"`{col}`" in text, col
 
 
+def test_thresholds_are_the_code_s() -> None:
+    from safestreets.config import Settings
+    from safestreets.sharing.service import CLK_THRESHOLD
+
+    text = _text()
+    assert f"Dice coefficient of {CLK_THRESHOLD}," in text
+    assert f"`SAFESTREETS_HIT_THRESHOLD` ({Settings().hit_threshold})" in text
+
+
 def test_the_annotated_example_is_a_valid_profile() -> None:
     section = _text().split("### An annotated example")[1]
     block = section.split("```yaml\n")[1].split("```")[0]
