@@ -380,3 +380,41 @@ def test_privacy_preserving_alerts_hit_by_encoding_and_reveal_nothing(
         :1
     ]
     assert q["detail"]["references"] == [ref]
+
+
+def test_reloading_without_validity_dates_changes_nothing(world: World) -> None:
+    """Validity filled in from the clock (no valid_from in the file, valid_days in the
+    profile) is kept on a re-run another day: the same rows count as unchanged."""
+    import polars as pl
+
+    from safestreets.sharing.service import load_alerts
+
+    frame = pl.DataFrame(
+        {
+            "kind": ["stolen_firearm"],
+            "external_id": ["F-9"],
+            "serial": ["XK20931"],
+            "handling_code": ["REGIONAL"],
+            "contact": ["DIGECAM"],
+            "reason": ["hurto"],
+        }
+    )
+    day1, day2 = NOW, NOW + timedelta(days=3)
+    with world.engine.begin() as conn:
+        first = load_alerts(conn, OPERATOR, frame, owner_agency="GT-PNC", valid_days=90, now=day1)
+    with world.engine.begin() as conn:
+        again = load_alerts(conn, OPERATOR, frame, owner_agency="GT-PNC", valid_days=90, now=day2)
+        changed = load_alerts(
+            conn,
+            OPERATOR,
+            frame.with_columns(contact=pl.lit("DIGECAM, oficina 2")),
+            owner_agency="GT-PNC",
+            valid_days=90,
+            now=day2,
+        )
+    assert first.counts.as_dict() == {"inserted": 1, "updated": 0, "unchanged": 0}
+    assert again.counts.as_dict() == {"inserted": 0, "updated": 0, "unchanged": 1}
+    assert changed.counts.as_dict() == {"inserted": 0, "updated": 1, "unchanged": 0}
+    row = world.get("/api/v1/alerts?kind=stolen_firearm", "gt-viewer").json()["items"][0]
+    assert row["contact"] == "DIGECAM, oficina 2"
+    assert row["valid_until"].startswith((day1 + timedelta(days=90)).date().isoformat())

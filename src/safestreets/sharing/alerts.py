@@ -15,7 +15,7 @@ import binascii
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import polars as pl
@@ -239,6 +239,10 @@ def validate_alerts(
     df = df.with_columns(
         pl.col("kind").str.to_lowercase().str.replace_all(r"[\s-]+", "_"),
         pl.col("handling_code").str.to_uppercase(),
+        # Validity filled in here (not given by the source) is marked, so a re-run of the same
+        # file, on another day, does not count as a change (store.upsert_alerts keeps it).
+        pl.col("valid_from").is_null().alias("from_defaulted"),
+        pl.col("valid_until").is_null().alias("until_defaulted"),
         pl.col("valid_from").fill_null(pl.lit(now.isoformat())),
     )
     df = df.with_columns(
@@ -443,13 +447,3 @@ def validate_alerts(
     problems.sort(key=lambda p: (p.row, p.severity != "error", p.field))
     return ready, problems
 
-
-def expired(valid_until: datetime, now: datetime | None = None) -> bool:
-    """Whether an alert valid until ``valid_until`` has expired at ``now``."""
-    now = now or datetime.now(UTC)
-    return valid_until <= now
-
-
-def default_validity(now: datetime | None = None, days: int = 365) -> datetime:
-    """The end of validity a form proposes: ``days`` from now."""
-    return (now or datetime.now(UTC)) + timedelta(days=days)

@@ -181,10 +181,19 @@ def upsert_alerts(
     updates: list[dict[str, Any]] = []
     unchanged = 0
     refs: list[str] = []
-    for rec in ready.select(list(_WRITTEN)).iter_rows(named=True):
+    flags = [c for c in ("from_defaulted", "until_defaulted") if c in ready.columns]
+    for rec in ready.select(*_WRITTEN, *flags).iter_rows(named=True):
+        from_defaulted = bool(rec.pop("from_defaulted", False))
+        until_defaulted = bool(rec.pop("until_defaulted", False))
         values = {k: _value(v) for k, v in rec.items()}
         values["encoding"] = "clk" if values.get("clk") is not None else "plain"
         old = existing.get(rec["external_id"])
+        if old is not None and from_defaulted:
+            # Validity the source did not give was filled in from the clock: an existing
+            # alert keeps its own (a re-run on another day changes nothing).
+            values.pop("valid_from")
+            if until_defaulted:
+                values.pop("valid_until")
         if old is None:
             ref = new_reference(country, rec["kind"])
             refs.append(ref)
@@ -219,13 +228,16 @@ def upsert_alerts(
             )
     for start in range(0, len(inserts), 10000):
         conn.execute(insert(a), inserts[start : start + 10000])
-    if updates:
+    by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in updates:  # rows that keep their validity set fewer fields: one statement each
+        by_fields.setdefault(tuple(k for k in row if k != "_id"), []).append(row)
+    for fields, rows in by_fields.items():
         stmt = (
             update(a)
             .where(a.c.alert_id == bindparam("_id"))
-            .values({k: bindparam(k) for k in updates[0] if k != "_id"})
+            .values({k: bindparam(k) for k in fields})
         )
-        conn.execute(stmt, updates)
+        conn.execute(stmt, rows)
     if inserts or updates:
         _bump(conn)
     detail: dict[str, Any] = {
