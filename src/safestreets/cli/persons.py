@@ -137,8 +137,10 @@ def link(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Link two person files: every pair (one record of each) that matches, with its match
-    probability and the fields that agreed."""
+    """Link two person files: the matching pairs, their probability and the fields that agreed.
+
+    Without --model the model is fitted on the two files (Splink); --save-model keeps it.
+    """
     from safestreets.sharing import linkage
     from safestreets.sharing.persons import write_pairs
 
@@ -195,8 +197,11 @@ def dedupe(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Find the records of one person file that are the same person and group them into
-    clusters (every record gets a cluster; a record alone is a cluster of one)."""
+    """Group the records of one person file that are the same person into clusters.
+
+    Every record gets a cluster (a record alone is a cluster of one); --pairs also writes the
+    matching pairs. Without --model the model is fitted on the file (Splink).
+    """
     from safestreets.sharing import linkage
     from safestreets.sharing.persons import write_clusters, write_pairs
 
