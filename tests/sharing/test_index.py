@@ -201,6 +201,9 @@ def test_clk_index_finds_the_same_person_with_and_without_blocks() -> None:
             got = index.query(bits[i], threshold=0.85, blocks=qb)
             assert got[0].key == keys[i] and got[0].probability == 1.0
             assert got[0].agreeing == () and got[0].match_weight == 0.0
+    # An encoding stored without blocking keys is still compared with blocked queries.
+    partly = ClkIndex.build(keys, bits, blocks=[None, *blocks[1:]])
+    assert partly.query(bits[0], blocks=blocks[0])[0].key == keys[0]
     blocked.remove([int(keys[0])])
     assert all(c.key != keys[0] for c in blocked.query(bits[0], blocks=blocks[0]))
     assert len(blocked) == len(keys) - 1

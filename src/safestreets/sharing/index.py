@@ -494,6 +494,7 @@ class ClkIndex(_Keyed):
         self._bits = np.zeros((0, 16), dtype=np.uint64)
         self._counts = np.zeros(0, dtype=np.int64)
         self._blocks: _HashTable | None = None
+        self._unblocked = np.zeros(0, dtype=np.int64)
 
     @classmethod
     def build(
@@ -534,6 +535,9 @@ class ClkIndex(_Keyed):
                 raise InputError("blocking keys: one entry per encoding")
             # The hex strings themselves are the keys: no parsing, one vectorised hash.
             self._blocks = _HashTable.from_lists(text.str.split(" "))
+            # Encodings sent without blocking keys are compared with every blocked query.
+            bare = (text.is_null() | (text.str.strip_chars() == "")).to_numpy()
+            self._unblocked = np.nonzero(bare)[0].astype(np.int64)
         return self
 
     def _block_rows(self, hexes: list[str]) -> Rows:
@@ -549,9 +553,7 @@ class ClkIndex(_Keyed):
             total += size
             if total >= self.max_candidates:
                 break
-        if not chosen:
-            return np.zeros(0, dtype=np.int64)
-        rows = np.unique(np.concatenate(chosen))
+        rows = np.unique(np.concatenate([*chosen, self._unblocked]))
         return rows[self._active[rows]]
 
     def _dice_all(self, row: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
