@@ -229,8 +229,8 @@ def upsert_alerts(
     for start in range(0, len(inserts), 10000):
         conn.execute(insert(a), inserts[start : start + 10000])
     by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in updates:  # rows that keep their validity set fewer fields: one statement each
-        by_fields.setdefault(tuple(k for k in row if k != "_id"), []).append(row)
+    for upd in updates:  # rows that keep their validity set fewer fields: one statement each
+        by_fields.setdefault(tuple(k for k in upd if k != "_id"), []).append(upd)
     for fields, rows in by_fields.items():
         stmt = (
             update(a)
