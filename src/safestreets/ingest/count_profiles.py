@@ -21,12 +21,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from safestreets import schema
 from safestreets.errors import InputError, ProfileError
-from safestreets.ingest.profiles import CsvOptions, Profile, profile_file
+from safestreets.ingest.profiles import (
+    CsvOptions,
+    Profile,
+    profile_file,
+    profile_mapping,
+    validation_problems,
+)
 from safestreets.ingest.readers import ROW, describe, iter_chunks, open_source
 from safestreets.reference import iccs
 from safestreets.reference.geo import normalise_name
@@ -222,24 +227,11 @@ def parse_count_profile(text: str, *, origin: str, path: Path | None = None) -> 
 
     With ``path``, the category and alias tables it names are read and checked too.
     """
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProfileError(
-            f"counts profile {origin} is not valid YAML: {exc}".splitlines()[0],
-            hint="check indentation and quoting; see docs/profiles.md",
-        ) from None
-    if not isinstance(data, dict):
-        raise ProfileError(
-            f"counts profile {origin} must be a YAML mapping", hint="see docs/profiles.md"
-        )
+    data = profile_mapping(text, kind="counts profile", origin=origin, doc="docs/profiles.md")
     try:
         profile = CountProfile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'profile'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(validation_problems(exc))
         raise ProfileError(
             f"counts profile {origin} is invalid: {problems}",
             hint="see docs/profiles.md (Counts profiles)",

@@ -234,24 +234,42 @@ def builtin_profiles() -> dict[str, Path]:
     return {p.stem: p for p in sorted(_builtin_dir().glob("*.yaml"))}
 
 
-def parse_profile(text: str, *, origin: str, path: Path | None = None) -> Profile:
-    """Parse profile YAML; every problem is reported together in one ProfileError."""
+def profile_mapping(text: str, *, kind: str, origin: str, doc: str) -> dict[str, Any]:
+    """Profile YAML as a mapping (every sort of profile: sources, counts, alerts).
+
+    Raises:
+        ProfileError: The text is not YAML, or not a mapping (one line, with ``doc`` as hint).
+    """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ProfileError(
-            f"profile {origin} is not valid YAML: {exc}".splitlines()[0],
-            hint="check indentation and quoting; see docs/profiles.md",
+            f"{kind} {origin} is not valid YAML: {exc}".splitlines()[0],
+            hint=f"check indentation and quoting; see {doc}",
         ) from None
     if not isinstance(data, dict):
-        raise ProfileError(f"profile {origin} must be a YAML mapping", hint="see docs/profiles.md")
+        raise ProfileError(f"{kind} {origin} must be a YAML mapping", hint=f"see {doc}")
+    return data
+
+
+def validation_problems(exc: ValidationError, *, strip_value_error: bool = False) -> list[str]:
+    """Each problem pydantic found in a profile, as ``where: what``."""
+    out = []
+    for err in exc.errors():
+        msg = str(err["msg"])
+        if strip_value_error:
+            msg = msg.removeprefix("Value error, ")
+        out.append(f"{'.'.join(str(p) for p in err['loc']) or 'profile'}: {msg}")
+    return out
+
+
+def parse_profile(text: str, *, origin: str, path: Path | None = None) -> Profile:
+    """Parse profile YAML; every problem is reported together in one ProfileError."""
+    data = profile_mapping(text, kind="profile", origin=origin, doc="docs/profiles.md")
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'profile'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(validation_problems(exc))
         raise ProfileError(
             f"profile {origin} is invalid: {problems}", hint="see docs/profiles.md"
         ) from None

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import polars as pl
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -42,7 +41,12 @@ from sqlalchemy import Connection
 from safestreets import schema
 from safestreets.access.policy import Principal
 from safestreets.errors import InputError, ProfileError
-from safestreets.ingest.profiles import CsvOptions, profile_file
+from safestreets.ingest.profiles import (
+    CsvOptions,
+    profile_file,
+    profile_mapping,
+    validation_problems,
+)
 from safestreets.sharing.alerts import ALERT_COLUMNS
 
 __all__ = [
@@ -396,25 +400,11 @@ def builtin_alert_profiles() -> dict[str, Path]:
 
 def parse_alert_profile(text: str, *, origin: str, path: Path | None = None) -> AlertProfile:
     """Parse alert-profile YAML; every problem is reported together in one ProfileError."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProfileError(
-            f"alert profile {origin} is not valid YAML: {exc}".splitlines()[0],
-            hint="check indentation and quoting; see docs/alerts.md",
-        ) from None
-    if not isinstance(data, dict):
-        raise ProfileError(
-            f"alert profile {origin} must be a YAML mapping", hint="see docs/alerts.md"
-        )
+    data = profile_mapping(text, kind="alert profile", origin=origin, doc="docs/alerts.md")
     try:
         profile = AlertProfile.model_validate(data)
     except ValidationError as exc:
-        found = [
-            f"{'.'.join(str(p) for p in err['loc']) or 'profile'}: "
-            f"{err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        ]
+        found = validation_problems(exc, strip_value_error=True)
         text = "; ".join(found)
         found += [p for p in _raw_problems(data) if p.split(": ", 1)[-1] not in text]
         raise ProfileError(
