@@ -16,6 +16,7 @@ from safestreets.access.policy import (
     RecordFacts,
     aggregate_scope,
     may,
+    may_for_agency,
     may_see,
     record_scope,
 )
@@ -131,6 +132,20 @@ def test_role_gates() -> None:
     assert may(Principal.public(), "query:aggregates")
     assert not may(Principal.public(), "read:records")
     assert may(Principal.local_operator("root"), "manage:users")
+
+
+def test_acting_for_an_agency_needs_the_role_and_the_agency() -> None:
+    liaison = user("GT-PNC", "GT", "liaison")
+    assert may_for_agency(liaison, "decide:requests", "GT-PNC")
+    assert not may_for_agency(liaison, "decide:requests", "SV-PNC")  # another agency's
+    assert not may_for_agency(liaison, "manage:users", "GT-PNC")  # not an admin
+    assert not may_for_agency(user("GT-PNC", "GT", "liaison", disabled=True), "manage:alerts",
+                              "GT-PNC")  # fmt: skip
+    assert not may_for_agency(Principal.public(), "manage:alerts", None)
+    assert may_for_agency(Principal.local_operator("root"), "manage:alerts", "SV-PNC")
+    assert may(user("GT-PNC", "GT", "analyst"), "manage:alerts")
+    assert not may(user("GT-PNC", "GT", "analyst"), "decide:requests")
+    assert may(user("GT-PNC", "GT", "admin"), "decide:requests")
 
 
 def test_empty_scopes() -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from safestreets.access.policy import ROLES, Principal, may
+from safestreets.access.policy import ROLES, Principal, may_for_agency
 from safestreets.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -187,9 +187,7 @@ def _check_password(password: str) -> None:
 
 
 def _require_admin_of(actor: Principal, agency_id: str, what: str) -> None:
-    if actor.operator:
-        return
-    if not may(actor, "manage:users") or actor.agency != agency_id:
+    if not may_for_agency(actor, "manage:users", agency_id):
         raise AccessDenied(
             f"{actor.name} may not {what} of agency {agency_id}",
             hint="only an admin of that agency, or the operator on the database host, may",

@@ -137,6 +137,15 @@ def may(principal: Principal, action: str) -> bool:
     return bool(principal.roles & ACTIONS[action])
 
 
+def may_for_agency(principal: Principal, action: str, agency: str | None) -> bool:
+    """Whether the principal may do ``action`` on behalf of ``agency``: the operator always;
+    a user when their roles allow it and ``agency`` is their own (admins manage their own
+    agency's accounts, liaison officers its alerts and requests, never another's)."""
+    if principal.operator:
+        return True
+    return may(principal, action) and agency is not None and principal.agency == agency
+
+
 def may_see(principal: Principal, record: RecordFacts) -> bool:
     """Whether ``principal`` may read ``record`` at record level (the rule table, row by row).
 

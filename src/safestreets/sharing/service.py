@@ -22,7 +22,7 @@ import polars as pl
 from sqlalchemy import Connection
 
 from safestreets import schema
-from safestreets.access.policy import Principal, RecordFacts, may, may_see
+from safestreets.access.policy import Principal, RecordFacts, may, may_for_agency, may_see
 from safestreets.errors import AccessDenied, InputError
 from safestreets.sharing import matcher
 from safestreets.sharing.alerts import (
@@ -68,9 +68,7 @@ CLK_THRESHOLD: Final = 0.7
 
 
 def _check_manage(principal: Principal, owner: str) -> None:
-    if principal.operator:
-        return
-    if not may(principal, "manage:alerts") or principal.agency != owner:
+    if not may_for_agency(principal, "manage:alerts", owner):
         raise AccessDenied(
             f"{principal.name} may not manage the alerts of {owner}",
             hint="analysts and liaison officers manage their own agency's alerts",
@@ -502,9 +500,7 @@ def file_request(
 
 
 def _check_decider(principal: Principal, owner: str) -> None:
-    if principal.operator:
-        return
-    if not may(principal, "decide:requests") or principal.agency != owner:
+    if not may_for_agency(principal, "decide:requests", owner):
         raise AccessDenied(
             f"{principal.name} may not decide requests addressed to {owner}",
             hint="the owner agency's admins and liaison officers decide them",
