@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tests.cli.test_cli import run as run_cli
 
-from safestreets.cli.main import main
 from safestreets.store import tables
 from safestreets.store.engine import get_engine
 
@@ -45,13 +45,7 @@ ALERTS_CSV = (
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, " ".join(err.split())
+    return run_cli(args, capsys, words=False)
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.cli.test_cli import run as run_cli
 
 from safestreets.cli.hits import RESULT_COLUMNS
-from safestreets.cli.main import main
 
 ALERTS = (
     "kind,external_id,handling_code,valid_until,contact,reason,plate,plate_country,make,serial,"
@@ -20,13 +20,7 @@ ALERTS = (
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, " ".join(err.split())
+    return run_cli(args, capsys, words=False)
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
-from safestreets.cli.main import main
+from tests.cli.test_cli import run as run_cli
 
 LEFT = """record_id,given_names,surname_1,surname_2,date_of_birth,sex,national_id,id_country
 a1,José Luis,Pérez,García,1980-03-12,M,,
@@ -24,13 +23,7 @@ b3,Carlos,Gómez,Soto,1999-02-14,M
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, " ".join(err.split())
+    return run_cli(args, capsys, words=False)
 
 
 @pytest.fixture
