@@ -34,9 +34,6 @@ from safestreets.access.policy import Principal
 from safestreets.errors import InputError, NotFound
 from safestreets.sharing.alerts import (
     ALERT_COLUMNS,
-    FIREARM_FIELDS,
-    PERSON_FIELDS,
-    VEHICLE_FIELDS,
     new_reference,
 )
 from safestreets.store import tables
@@ -56,26 +53,15 @@ __all__ = [
     "upsert_alerts",
 ]
 
-#: Stored alert columns a caller may read (everything but the internal bookkeeping).
+#: Stored alert columns a caller may read: the canonical ones but the encoding's bits, and
+#: the bookkeeping the store adds.
 ALERT_FIELDS: Final = (
     "alert_id",
     "reference",
-    "kind",
     "owner_agency",
     "country",
-    "handling_code",
-    "external_id",
     "status",
-    "valid_from",
-    "valid_until",
-    "contact",
-    "reason",
-    "instructions",
-    "iccs_code",
-    "warrant_ref",
-    "is_child",
-    *PERSON_FIELDS,
-    *dict.fromkeys(VEHICLE_FIELDS + FIREARM_FIELDS),
+    *(c for c in ALERT_COLUMNS if c not in ("clk", "clk_blocks")),
     "encoding",
     "created_at",
     "created_by",
