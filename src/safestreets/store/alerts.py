@@ -88,7 +88,8 @@ class LoadCounts:
 
 
 def active_clause(now: datetime) -> ColumnElement[bool]:
-    """Alerts that may be returned as hits at ``now``: active and within their validity."""
+    """Alerts that may be returned as hits at ``now``: active and within their validity
+    (:func:`alert_rows` tests the same in Python, for rows read by key)."""
     a = tables.alert
     return and_(a.c.status == "active", a.c.valid_from <= now, a.c.valid_until > now)
 
@@ -442,11 +443,21 @@ def alert_rows(
     if not alert_ids:
         return {}
     a = tables.alert
-    where: list[ColumnElement[bool]] = [a.c.alert_id.in_(list(alert_ids))]
-    if now is not None:
-        where.append(active_clause(utc(now)))
-    rows = conn.execute(select(*[a.c[c] for c in ALERT_FIELDS]).where(*where)).mappings()
-    return {int(r["alert_id"]): dict(r) for r in rows}
+    # By primary key only, with status and validity tested here: given the status condition
+    # in SQL, SQLite picks the (status, valid_until) index and walks every active alert
+    # (170 ms at a million alerts, against 1.4 ms by key).
+    rows = conn.execute(
+        select(*[a.c[c] for c in ALERT_FIELDS]).where(a.c.alert_id.in_(list(alert_ids)))
+    ).mappings()
+    out = {int(r["alert_id"]): dict(r) for r in rows}
+    if now is None:
+        return out
+    t = utc(now)
+    return {
+        k: r
+        for k, r in out.items()
+        if r["status"] == "active" and utc(r["valid_from"]) <= t < utc(r["valid_until"])
+    }
 
 
 # --- hit/no-hit queries ---------------------------------------------------------------------
