@@ -256,9 +256,11 @@ def validate_alerts(
     problems: list[AlertProblem] = []
 
     def flag(mask: pl.Expr, field: str, reason: str, message: str, severity: str = "error") -> None:
-        hits = df.filter(mask).select("row", "external_id")
-        for row, ext in hits.iter_rows():
-            problems.append(AlertProblem(row, ext, field, reason, message, severity))
+        # "{value}" in a message is the offending cell, so a report says what was written.
+        hits = df.filter(mask).select("row", "external_id", pl.col(field).alias("_value"))
+        for row, ext, value in hits.iter_rows():
+            text = message.replace("{value}", repr(value)) if "{value}" in message else message
+            problems.append(AlertProblem(row, ext, field, reason, text, severity))
 
     kinds = sorted(schema.ALERT_KINDS)
     flag(_blank("kind"), "kind", "missing_kind", "no alert kind")
@@ -266,7 +268,7 @@ def validate_alerts(
         ~_blank("kind") & ~pl.col("kind").is_in(kinds),
         "kind",
         "unknown_kind",
-        "unknown alert kind (allowed: " + ", ".join(kinds) + ")",
+        "unknown alert kind {value} (allowed: " + ", ".join(kinds) + ")",
     )
     flag(_blank("external_id"), "external_id", "missing_external_id", "no external_id")
     flag(
@@ -280,7 +282,7 @@ def validate_alerts(
         ~_blank("handling_code") & ~pl.col("handling_code").is_in(list(schema.HANDLING_CODES)),
         "handling_code",
         "unknown_handling_code",
-        "handling code must be one of " + ", ".join(schema.HANDLING_CODES),
+        "handling code {value} is not one of " + ", ".join(schema.HANDLING_CODES),
     )
     flag(pl.col("_from").is_null(), "valid_from", "bad_valid_from", "cannot read valid_from")
     flag(
@@ -337,7 +339,7 @@ def validate_alerts(
         pl.col("iccs_code").is_in(bad_codes),
         "iccs_code",
         "unknown_iccs_code",
-        "not an ICCS v1.0 code",
+        "{value} is not an ICCS v1.0 code",
     )
     flag(
         (subject == "vehicle") & _blank("plate") & _blank("vin"),
@@ -389,7 +391,7 @@ def validate_alerts(
         ~_blank("date_of_birth") & pl.col("_dob_year").is_null(),
         "date_of_birth",
         "bad_date_of_birth",
-        "cannot read date_of_birth (use YYYY-MM-DD, YYYY-MM, YYYY or DD/MM/YYYY)",
+        "cannot read date_of_birth {value} (use YYYY-MM-DD, YYYY-MM, YYYY or DD/MM/YYYY)",
     )
     flag(
         pl.col("id_status") == "check_failed",
