@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint install dev clean
+.PHONY: run test bench bench-matching lint install dev clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: dev
 ## make bench: benchmark scripts; figures go to docs/benchmarks.md by hand
 bench: dev
 	$(BIN)/python benchmarks/bench_ingest.py
+
+## make bench-matching: FEBRL4, privacy mode, synthetic dedupe, online index, API hit/no-hit
+bench-matching: dev
+	$(BIN)/python benchmarks/bench_matching.py --only febrl,privacy,synthetic,online-index
+	$(BIN)/python benchmarks/bench_hits.py
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks
