@@ -169,6 +169,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 client.get("/api/v1/me").raise_for_status()
                 base.append(time.perf_counter() - t0)
+            # One alert filed, then a query for it: the indexes take in the change (a delta,
+            # not a rebuild of the million), and the new alert must hit.
+            person = {"given_names": "Wenceslao", "surname_1": "Ixcoy", "surname_2": "Tzul",
+                      "date_of_birth": "1979-11-23", "sex": "M"}  # fmt: skip
+            alert = {
+                "kind": "wanted_person", "external_id": f"BENCH-NEW-{time.time_ns()}",
+                "handling_code": "REGIONAL", "valid_until": "2030-12-31T00:00:00Z",
+                "contact": "bench", "reason": "bench", "iccs_code": "0101",
+                "warrant_ref": "W-2", "person": person,
+            }  # fmt: skip
+            t0 = time.perf_counter()
+            client.post("/api/v1/alerts", json=alert).raise_for_status()
+            create_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            r = client.post("/api/v1/hits/query", json={"subject": "person", "person": person})
+            after_change_s = time.perf_counter() - t0
+            new_hit = r.json()["result"] == "hit"
     finally:
         server.stop()
     q, b = quantiles(lat), quantiles(base)
@@ -185,6 +202,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "indexed_person_found": found / indexed if indexed else None,
         "not_indexed_but_hit": false_hits,
         "target_p95_under_50ms": q["p95"] < 50.0,
+        "create_alert_ms": create_s * 1000,
+        "query_after_new_alert_ms": after_change_s * 1000,
+        "new_alert_hit": new_hit,
     }
 
 
@@ -205,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"p95 ratio query/trivial     {res['p95_ratio']:.1f}x")
     print(f"indexed person found        {res['indexed_person_found']:.3f}")
     print(f"not-indexed queries that hit {res['not_indexed_but_hit']}")
+    print(
+        f"one alert filed: POST {res['create_alert_ms']:.1f} ms; the next query "
+        f"{res['query_after_new_alert_ms']:.1f} ms (hit: {res['new_alert_hit']})"
+    )
     verdict = "met" if res["target_p95_under_50ms"] else "MISSED"
     print(f"target p95 < 50 ms: {verdict}")
     print(json.dumps(res))

@@ -2,18 +2,22 @@
 
 A hit/no-hit query must answer in milliseconds against a million alerts, so the service
 keeps one index per subject (persons in plain text, persons as privacy-preserving encodings,
-vehicles, firearms) in memory, built from the store. Every change to the alerts bumps the
-store's ``alert_state.version`` in the same transaction; each query reads that one number and
-rebuilds the indexes when it moved. Expiry needs no rebuild: every candidate is checked
-against the store (status and validity) before it becomes a hit.
+vehicles, firearms) in memory, built from the store. Every write to the alerts takes the next
+``alert_state.version`` and stamps it on the rows it writes, in the same transaction; each
+query reads that one number. When it moved, only the alerts written since the full (base)
+build are read again: they are masked in the base indexes and indexed afresh in small delta
+indexes, so creating or cancelling one alert costs milliseconds, not a rebuild of a million.
+Past :data:`DELTA_MAX` changed alerts the base is rebuilt. Expiry needs nothing: every
+candidate is checked against the store (status and validity) before it becomes a hit.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -23,7 +27,10 @@ from safestreets import schema
 from safestreets.sharing.alerts import FIREARM_FIELDS, PERSON_FIELDS, VEHICLE_FIELDS
 from safestreets.store import alerts as store
 
-__all__ = ["MatchIndexes", "indexes"]
+__all__ = ["DELTA_MAX", "MatchIndexes", "forget", "indexes"]
+
+#: Alerts changed since the base build above which the base is rebuilt instead.
+DELTA_MAX: Final = 20_000
 
 _KINDS_OF: dict[str, list[str]] = {}
 for _kind, _subject in schema.ALERT_KINDS.items():
@@ -31,16 +38,17 @@ for _kind, _subject in schema.ALERT_KINDS.items():
 
 
 @dataclass
-class MatchIndexes:
-    """The indexes of one store at one alert version."""
+class _Set:
+    """One index per subject over one set of alerts (None: no such alert)."""
 
-    version: int
-    built_at: datetime
     person: Any = None
     clk: Any = None
     vehicle: Any = None
     firearm: Any = None
     sizes: dict[str, int] = field(default_factory=dict)
+
+    def each(self) -> list[Any]:
+        return [i for i in (self.person, self.clk, self.vehicle, self.firearm) if i is not None]
 
 
 def _text(fields: tuple[str, ...]) -> list[pl.Expr]:
@@ -48,43 +56,116 @@ def _text(fields: tuple[str, ...]) -> list[pl.Expr]:
     return [pl.col(f).cast(pl.String) for f in fields]
 
 
-def _build(conn: Connection | Engine, version: int) -> MatchIndexes:
+def _build_set(
+    conn: Connection | Engine, *, now: datetime, since_version: int | None = None
+) -> _Set:
     from safestreets.sharing.index import ClkIndex, FirearmIndex, PersonIndex, VehicleIndex
 
-    now = datetime.now(UTC)
-    out = MatchIndexes(version=version, built_at=now)
-    persons = store.index_frame(conn, _KINDS_OF["person"], now=now)
-    if persons.height:
-        plain = persons.filter(pl.col("encoding") == "plain")
+    out = _Set()
+    persons = store.index_frame(conn, _KINDS_OF["person"], now=now, since_version=since_version)
+    plain = persons.filter(pl.col("encoding") == "plain") if persons.height else persons
+    encoded = persons.filter(pl.col("encoding") == "clk") if persons.height else persons
+    if plain.height:
         out.person = PersonIndex.build(
-            plain.select(
-                pl.col("alert_id").alias("key"), *[pl.col(c).cast(pl.String) for c in PERSON_FIELDS]
-            )
+            plain.select(pl.col("alert_id").alias("key"), *_text(PERSON_FIELDS))
         )
-        encoded = persons.filter(pl.col("encoding") == "clk")
-        if encoded.height:
-            blobs = encoded.get_column("clk").to_list()
-            bits = np.frombuffer(b"".join(blobs), dtype=np.uint64).reshape(len(blobs), -1)
-            blocks = encoded.get_column("clk_blocks").cast(pl.String)
-            out.clk = ClkIndex.build(
-                encoded.get_column("alert_id").to_numpy(),
-                bits,
-                # Blocks only when every encoding has them (else those without would be missed).
-                blocks=blocks if blocks.null_count() == 0 else None,
-            )
-        out.sizes = {"person": plain.height, "clk": encoded.height}
-    vehicles = store.index_frame(conn, _KINDS_OF["vehicle"], now=now)
+    if encoded.height:
+        blobs = encoded.get_column("clk").to_list()
+        bits = np.frombuffer(b"".join(blobs), dtype=np.uint64).reshape(len(blobs), -1)
+        out.clk = ClkIndex.build(
+            encoded.get_column("alert_id").to_numpy(),
+            bits,
+            blocks=encoded.get_column("clk_blocks").cast(pl.String),
+        )
+    vehicles = store.index_frame(conn, _KINDS_OF["vehicle"], now=now, since_version=since_version)
     if vehicles.height:
         out.vehicle = VehicleIndex.build(
             vehicles.select(pl.col("alert_id").alias("key"), *_text(VEHICLE_FIELDS))
         )
-    firearms = store.index_frame(conn, _KINDS_OF["firearm"], now=now)
+    firearms = store.index_frame(conn, _KINDS_OF["firearm"], now=now, since_version=since_version)
     if firearms.height:
         out.firearm = FirearmIndex.build(
             firearms.select(pl.col("alert_id").alias("key"), *_text(FIREARM_FIELDS))
         )
-    out.sizes.update({"vehicle": vehicles.height, "firearm": firearms.height})
+    out.sizes = {
+        "person": plain.height,
+        "clk": encoded.height,
+        "vehicle": vehicles.height,
+        "firearm": firearms.height,
+    }
     return out
+
+
+@dataclass
+class MatchIndexes:
+    """The indexes of one store at one alert version: a base and the changes since."""
+
+    #: The store's alert version these indexes answer for.
+    version: int
+    #: The version of the last full build; alerts written after it are in ``delta``.
+    base_version: int
+    built_at: datetime
+    base: _Set
+    delta: _Set = field(default_factory=_Set)
+    #: Alerts written since the base build (masked in the base).
+    changed: int = 0
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Alerts indexed per subject (base minus masked, plus delta)."""
+        names = ("person", "clk", "vehicle", "firearm")
+        out = {}
+        for name in names:
+            base = getattr(self.base, name)
+            delta = getattr(self.delta, name)
+            out[name] = (len(base) if base is not None else 0) + (
+                len(delta) if delta is not None else 0
+            )
+        return out
+
+    def _both(self, name: str) -> list[Any]:
+        return [i for i in (getattr(self.base, name), getattr(self.delta, name)) if i is not None]
+
+    def persons(self, record: Mapping[str, Any], *, threshold: float) -> list[Any]:
+        """Person candidates (plain-text alerts) from the base and the delta."""
+        return [c for i in self._both("person") for c in i.query(record, threshold=threshold)]
+
+    def encodings(self, bits: Any, *, threshold: float, blocks: str | None) -> list[Any]:
+        """Candidates among the alerts contributed as encodings."""
+        return [
+            c for i in self._both("clk") for c in i.query(bits, threshold=threshold, blocks=blocks)
+        ]
+
+    def objects(self, subject: str, record: Mapping[str, Any], *, threshold: float) -> list[Any]:
+        """Vehicle or firearm candidates."""
+        return [c for i in self._both(subject) for c in i.query(record, threshold=threshold)]
+
+
+def _full(conn: Connection | Engine, version: int) -> MatchIndexes:
+    now = datetime.now(UTC)
+    # The version is read before the rows: rows written meanwhile carry a higher version and
+    # are read again (masked in the base, indexed in the delta) on the next refresh.
+    return MatchIndexes(
+        version=version, base_version=version, built_at=now, base=_build_set(conn, now=now)
+    )
+
+
+def _refresh(conn: Connection | Engine, current: MatchIndexes, version: int) -> MatchIndexes:
+    changed = store.changed_since(conn, current.base_version)
+    if len(changed) > DELTA_MAX:
+        return _full(conn, version)
+    now = datetime.now(UTC)
+    delta = _build_set(conn, now=now, since_version=current.base_version)
+    for index in current.base.each():
+        index.remove(changed)  # a mask: repeated removals are harmless
+    return MatchIndexes(
+        version=version,
+        base_version=current.base_version,
+        built_at=current.built_at,
+        base=current.base,
+        delta=delta,
+        changed=len(changed),
+    )
 
 
 _CACHE: dict[str, MatchIndexes] = {}
@@ -93,16 +174,18 @@ _LOCK = threading.Lock()
 
 def indexes(conn: Connection, cache_key: str) -> MatchIndexes:
     """The indexes for the store behind ``conn`` (``cache_key`` names it, e.g. its URL),
-    rebuilt when the alerts changed since they were built."""
+    brought up to date when the alerts changed since they were last read."""
     version = store.alert_version(conn)
     current = _CACHE.get(cache_key)
     if current is not None and current.version == version:
         return current
     with _LOCK:
         current = _CACHE.get(cache_key)
-        if current is None or current.version != version:
-            current = _build(conn, version)
-            _CACHE[cache_key] = current
+        if current is None:
+            current = _full(conn, version)
+        elif current.version != version:
+            current = _refresh(conn, current, version)
+        _CACHE[cache_key] = current
     return current
 
 

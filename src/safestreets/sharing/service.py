@@ -371,28 +371,25 @@ def query_hits(
             scored[key] = (score, agreeing)
 
     if subject == "person":
-        if record is not None and idx.person is not None:
-            for c in idx.person.query(fields, threshold=threshold):
+        if record is not None:
+            for c in idx.persons(fields, threshold=threshold):
                 keep(int(c.key), float(c.probability), tuple(c.agreeing))
         encodings: list[tuple[Any, str | None]] = []
         if clk is not None:
             encodings.append((_clk_row(clk), clk_blocks))
         key = _clk_key(clk_key_file)
-        if record is not None and key is not None and idx.clk is not None:
+        if record is not None and key is not None and idx.sizes["clk"]:
             from safestreets.sharing.clk import block_key_string, encode_record
             from safestreets.sharing.names import normalise_person
 
             one = normalise_person(fields)
             encodings.append((encode_record(one, key), block_key_string(one, key)))
-        if idx.clk is not None:
-            for bits, blocks in encodings:
-                for c in idx.clk.query(bits, threshold=CLK_THRESHOLD, blocks=blocks):
-                    keep(int(c.key), float(c.probability), ())
+        for bits, blocks in encodings:
+            for c in idx.encodings(bits, threshold=CLK_THRESHOLD, blocks=blocks):
+                keep(int(c.key), float(c.probability), ())
     else:
-        index = idx.vehicle if subject == "vehicle" else idx.firearm
-        if index is not None:
-            for c in index.query(fields, threshold=OBJECT_THRESHOLD):
-                keep(int(c.key), float(c.probability), tuple(c.agreeing))
+        for c in idx.objects(subject, fields, threshold=OBJECT_THRESHOLD):
+            keep(int(c.key), float(c.probability), tuple(c.agreeing))
 
     rows = store.alert_rows(conn, sorted(scored), now=now)
     hits: list[Hit] = []

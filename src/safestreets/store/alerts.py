@@ -100,9 +100,19 @@ def alert_version(conn: Connection | Engine) -> int:
         return int(c.execute(select(tables.alert_state.c.version)).scalar_one())
 
 
-def _bump(conn: Connection) -> None:
+def _bump(conn: Connection) -> int:
+    """The next alert version, for the rows this transaction writes.
+
+    The update locks the state row until the transaction ends (PostgreSQL row lock; SQLite's
+    single writer), so versions are handed out in commit order: a reader that sees version
+    ``v`` sees every row written with a version up to ``v``.
+    """
     s = tables.alert_state
-    conn.execute(update(s).where(s.c.id == 1).values(version=s.c.version + 1))
+    return int(
+        conn.execute(
+            update(s).where(s.c.id == 1).values(version=s.c.version + 1).returning(s.c.version)
+        ).scalar_one()
+    )
 
 
 def _agency_country(conn: Connection, agency: str) -> str | None:
@@ -213,6 +223,10 @@ def upsert_alerts(
                     "updated_by": actor.name,
                 }
             )
+    if inserts or updates:
+        version = _bump(conn)
+        for written in (*inserts, *updates):
+            written["version"] = version
     for start in range(0, len(inserts), 10000):
         conn.execute(insert(a), inserts[start : start + 10000])
     by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -225,8 +239,6 @@ def upsert_alerts(
             .values({k: bindparam(k) for k in fields})
         )
         conn.execute(stmt, rows)
-    if inserts or updates:
-        _bump(conn)
     detail: dict[str, Any] = {
         "inserted": len(inserts),
         "updated": len(updates),
@@ -267,9 +279,8 @@ def update_alert(
     conn.execute(
         update(a)
         .where(a.c.alert_id == row.alert_id)
-        .values(**values, updated_at=now, updated_by=actor.name)
+        .values(**values, updated_at=now, updated_by=actor.name, version=_bump(conn))
     )
-    _bump(conn)
     append(
         conn,
         actor=actor.name,
@@ -312,9 +323,8 @@ def expire_alerts(conn: Connection, actor: Principal, *, now: datetime | None = 
     conn.execute(
         update(a)
         .where(a.c.status == "active", a.c.valid_until <= now)
-        .values(status="expired", updated_at=now, updated_by=actor.name)
+        .values(status="expired", updated_at=now, updated_by=actor.name, version=_bump(conn))
     )
-    _bump(conn)
     total = 0
     for owner, n in rows:
         total += int(n)
@@ -403,10 +413,24 @@ def alerts_for(
     return frame
 
 
+def changed_since(conn: Connection | Engine, version: int) -> list[int]:
+    """Ids of the alerts written with a version above ``version`` (any status)."""
+    a = tables.alert
+    with in_transaction(conn) as c:
+        return [
+            int(i) for i in c.execute(select(a.c.alert_id).where(a.c.version > version)).scalars()
+        ]
+
+
 def index_frame(
-    conn: Connection | Engine, subject_kinds: Iterable[str], *, now: datetime
+    conn: Connection | Engine,
+    subject_kinds: Iterable[str],
+    *,
+    now: datetime,
+    since_version: int | None = None,
 ) -> pl.DataFrame:
-    """Every alert of these kinds that may hit at ``now``, for the service's match index.
+    """Every alert of these kinds that may hit at ``now`` (only those written with a version
+    above ``since_version``, when given), for the service's match index.
 
     Not a read on anyone's behalf: the index is the service's own machinery (like a database
     index), it never leaves the process, and what a query may reveal is decided per hit.
@@ -423,6 +447,8 @@ def index_frame(
     stmt = select(*[a.c[c] for c in dict.fromkeys(cols)]).where(
         a.c.kind.in_(list(subject_kinds)), active_clause(now)
     )
+    if since_version is not None:
+        stmt = stmt.where(a.c.version > since_version)
     with in_transaction(conn) as c:
         result = c.execute(stmt)
         keys = list(result.keys())

@@ -352,8 +352,12 @@ alert = Table(
     Column("created_by", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", Text, nullable=False),
+    # The alert_state version of the write that last changed the row (revision 0006): a
+    # process holding a match index reads only the alerts changed since it built it.
+    Column("version", BigInteger, nullable=False, server_default="0"),
 )
 Index("uq_alert_owner_external", alert.c.owner_agency, alert.c.external_id, unique=True)
+Index("ix_alert_version", alert.c.version)
 Index("ix_alert_status_valid_until", alert.c.status, alert.c.valid_until)
 
 #: One row (id 1) counting changes to alerts, so a process holding an in-memory match index
