@@ -444,15 +444,24 @@ def index_frame(
         "clk_blocks",
         *[c for c in ALERT_COLUMNS if c not in ("clk", "clk_blocks") and c in a.c],
     ]
-    stmt = select(*[a.c[c] for c in dict.fromkeys(cols)]).where(
-        a.c.kind.in_(list(subject_kinds)), active_clause(now)
-    )
-    if since_version is not None:
-        stmt = stmt.where(a.c.version > since_version)
+    kinds = list(subject_kinds)
+    columns = [a.c[c] for c in dict.fromkeys(cols)]
+    if since_version is None:
+        stmt = select(*columns).where(a.c.kind.in_(kinds), active_clause(now))
+    else:
+        # The few rows changed since a version, found by the version index alone; kind and
+        # validity are tested here (with them in the SQL, SQLite walks the status index).
+        stmt = select(*columns, a.c.status, a.c.valid_from, a.c.valid_until).where(
+            a.c.version > since_version
+        )
     with in_transaction(conn) as c:
         result = c.execute(stmt)
-        keys = list(result.keys())
-        rows = result.all()
+        keys = list(result.keys())[: len(columns)]
+        rows: list[tuple[Any, ...]] = [
+            tuple(r)[: len(columns)]
+            for r in result.all()
+            if since_version is None or (r.kind in kinds and _hits_at(dict(r._mapping), now))
+        ]
     if not rows:
         return pl.DataFrame({k: [] for k in keys})
     cols_data = list(zip(*rows, strict=True))
@@ -478,12 +487,13 @@ def alert_rows(
     out = {int(r["alert_id"]): dict(r) for r in rows}
     if now is None:
         return out
+    return {k: r for k, r in out.items() if _hits_at(r, now)}
+
+
+def _hits_at(row: Mapping[str, Any], now: datetime) -> bool:
+    """:func:`active_clause` for one row read by key: active and within its validity."""
     t = utc(now)
-    return {
-        k: r
-        for k, r in out.items()
-        if r["status"] == "active" and utc(r["valid_from"]) <= t < utc(r["valid_until"])
-    }
+    return bool(row["status"] == "active" and utc(row["valid_from"]) <= t < utc(row["valid_until"]))
 
 
 # --- hit/no-hit queries ---------------------------------------------------------------------
