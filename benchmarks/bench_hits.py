@@ -22,6 +22,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_hits.py                  # 1,000,000 alerts, 1,000 queries
     .venv/bin/python benchmarks/bench_hits.py --n 100000 --queries 300
+    .venv/bin/python benchmarks/bench_hits.py --database postgresql+psycopg://user@host/db
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     bs = _bench_service()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{workdir / 'hits.sqlite'}"
+    url = args.database or f"sqlite:///{workdir / 'hits.sqlite'}"
     t0 = time.perf_counter()
     index, queries = data(args.n, args.queries, args.seed)
     gen_s = time.perf_counter() - t0
@@ -214,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=1_000)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--workdir", default="/tmp/bench_hits")
+    ap.add_argument(
+        "--database", default=None, help="store URL (default: a SQLite file in --workdir)"
+    )
     args = ap.parse_args(argv)
     res = run(args)
     q, b = res["hit_query_ms"], res["trivial_me_ms"]
