@@ -154,14 +154,7 @@ class Profile(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        import pycountry
-
-        code = value.strip().upper()
-        if pycountry.countries.get(alpha_2=code) is None:
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. GT)")
-        return code
+        return iso2_code(value)
 
     @field_validator("location_precision")
     @classmethod
@@ -232,6 +225,18 @@ def _builtin_dir() -> Path:
 def builtin_profiles() -> dict[str, Path]:
     """Names and paths of the profiles shipped with the package."""
     return {p.stem: p for p in sorted(_builtin_dir().glob("*.yaml"))}
+
+
+def iso2_code(value: str | None) -> str | None:
+    """A profile's ``country``: an ISO 3166-1 alpha-2 code, upper-cased (ValueError if not)."""
+    if value is None:
+        return None
+    import pycountry
+
+    code = value.strip().upper()
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. GT)")
+    return code
 
 
 def profile_mapping(text: str, *, kind: str, origin: str, doc: str) -> dict[str, Any]:

@@ -519,3 +519,22 @@ def read_whole(path: Path, *, name: str = "table") -> pl.DataFrame:
     finally:
         source.close()
     return pl.concat(frames, how="diagonal") if frames else pl.DataFrame({ROW: []})
+
+
+def header_renames(columns: list[str], *, what: str, lower: bool = False) -> dict[str, str]:
+    """Column names as written -> trimmed (BOM and spaces removed; lower case with ``lower``).
+
+    Raises:
+        InputError: Two columns end up with the same name (``what`` names the file).
+    """
+    renames = {c: c.strip().lstrip("\ufeff") for c in columns if c != ROW}
+    if lower:
+        renames = {c: n.lower() for c, n in renames.items()}
+    names = list(renames.values())
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(
+            f"{what}: the header repeats column name(s) {', '.join(dupes)}",
+            hint="give every column a distinct name",
+        )
+    return renames

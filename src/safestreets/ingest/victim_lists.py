@@ -24,7 +24,7 @@ import polars as pl
 
 from safestreets.errors import InputError, ReferenceError_
 from safestreets.ingest.parse import parse_datetimes
-from safestreets.ingest.readers import ROW, read_whole
+from safestreets.ingest.readers import ROW, header_renames, read_whole
 from safestreets.records import unknown_name
 from safestreets.reference import geo
 from safestreets.schema import VICTIM_LIST
@@ -134,15 +134,7 @@ def read_table(path: Path) -> pl.DataFrame:
         InputError: if the file is missing, empty, of another format or unreadable.
     """
     frame = read_whole(path, name="victim-list").drop(ROW)  # checks missing and empty files
-    renames = {c: c.strip().lstrip("\ufeff") for c in frame.columns}
-    names = list(renames.values())
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise InputError(
-            f"{path.name}: the header repeats column name(s) {', '.join(dupes)}",
-            hint="give every column a distinct name",
-        )
-    return frame.rename(renames)
+    return frame.rename(header_renames(frame.columns, what=path.name))
 
 
 def read_victim_list(

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from safestreets.errors import InputError
-from safestreets.ingest.readers import ROW, read_whole
+from safestreets.ingest.readers import ROW, header_renames, read_whole
 from safestreets.schema import PERSON_COLUMNS
 
 #: Columns of a pairs file written by ``safestreets persons link``.
@@ -100,15 +100,8 @@ def read_persons(path: Path, *, extra: Sequence[str] = ()) -> tuple[pl.DataFrame
     raw = read_whole(path, name="persons")
     if raw.width <= 1:  # the readers return no columns for a file with a header only
         raise InputError(f"{path.name}: holds no person records", hint="check the export")
-    renames = {c: c.strip().lstrip("\ufeff").lower() for c in raw.columns if c != ROW}
-    names = list(renames.values())
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise InputError(
-            f"{path.name}: the header repeats column name(s) {', '.join(dupes)}",
-            hint="give every column a distinct name",
-        )
-    check_columns(names, extra=extra, what=path.name)
+    renames = header_renames(raw.columns, what=path.name, lower=True)
+    check_columns(list(renames.values()), extra=extra, what=path.name)
     frame = _clean(raw.rename(renames), (*PERSON_COLUMNS, *extra))
     return split_problems(frame)
 

@@ -43,6 +43,7 @@ from safestreets.access.policy import Principal
 from safestreets.errors import InputError, ProfileError
 from safestreets.ingest.profiles import (
     CsvOptions,
+    iso2_code,
     profile_file,
     profile_mapping,
     validation_problems,
@@ -149,14 +150,7 @@ class OffenceSpec(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        import pycountry
-
-        code = value.strip().upper()
-        if pycountry.countries.get(alpha_2=code) is None:
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
-        return code
+        return iso2_code(value)
 
 
 class AlertProfile(BaseModel):
