@@ -448,4 +448,3 @@ def validate_alerts(
     ).drop("_from", "_until", "_dob_year", "_dob")
     problems.sort(key=lambda p: (p.row, p.severity != "error", p.field))
     return ready, problems
-
