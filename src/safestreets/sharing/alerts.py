@@ -394,6 +394,15 @@ def validate_alerts(
         "cannot read date_of_birth {value} (use YYYY-MM-DD, YYYY-MM, YYYY or DD/MM/YYYY)",
     )
     flag(
+        pl.col("date_of_birth").str.count_matches(r"\d+").eq(3)
+        & pl.col("_dob_year").is_not_null()
+        & pl.col("_dob").is_null(),
+        "date_of_birth",
+        "partial_date_of_birth",
+        "date_of_birth {value} is not a real day: only its year (and month) are matched",
+        "warning",
+    )
+    flag(
         pl.col("id_status") == "check_failed",
         "national_id",
         "id_check_failed",
