@@ -418,3 +418,22 @@ def test_reloading_without_validity_dates_changes_nothing(world: World) -> None:
     row = world.get("/api/v1/alerts?kind=stolen_firearm", "gt-viewer").json()["items"][0]
     assert row["contact"] == "DIGECAM, oficina 2"
     assert row["valid_until"].startswith((day1 + timedelta(days=90)).date().isoformat())
+
+
+def test_a_starting_server_builds_the_match_indexes(exchange: World, tmp_path: Any) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from safestreets.api.app import create_app
+    from safestreets.config import Settings
+
+    matcher.forget()
+    key = str(exchange.engine.url)
+    with TestClient(create_app(Settings(data_dir=tmp_path), exchange.engine)):
+        deadline = time.monotonic() + 30
+        while key not in matcher._CACHE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        warmed = matcher._CACHE.get(key)
+    assert warmed is not None
+    assert warmed.sizes == {"person": 1, "clk": 0, "vehicle": 1, "firearm": 1}

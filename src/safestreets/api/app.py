@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +22,18 @@ from safestreets.store.engine import get_engine, keep_open
 from safestreets.web import pages, public_pages
 
 __all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def _warm_match_indexes(engine: Engine) -> None:
+    from safestreets.sharing import matcher
+
+    try:
+        with engine.connect() as conn:
+            matcher.indexes(conn, str(engine.url))
+    except Exception:  # an uninitialised store answers 503 on use; warming is only a help
+        log.info("alert match indexes not warmed", exc_info=True)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -43,6 +57,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # A served SQLite store keeps one connection open (see keep_open: ~10 ms per request).
         keeper = keep_open(engine)
+        # Build the alert match indexes in the background (12-30 s at a million alerts), so
+        # the first hit/no-hit query does not pay for it alone.
+        threading.Thread(target=_warm_match_indexes, args=(engine,), daemon=True).start()
         try:
             yield
         finally:
