@@ -198,6 +198,7 @@ def age_band(age: pl.Expr) -> pl.Expr:
         .otherwise(pl.lit("60+"))
     )
 
+
 # --- persons and alerts (issue 6: cross-border alerts and matching) --------------------------
 
 #: The canonical person CSV (docs/sharing.md), in this order. Every column but ``record_id``
