@@ -308,27 +308,6 @@ def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or path
 # --- encode --------------------------------------------------------------------------------
 
 
-def read_key_file(path: Path) -> bytes:
-    """The shared encoding key in ``path`` (surrounding white space ignored).
-
-    Raises:
-        InputError: Unreadable, or shorter than 16 bytes.
-    """
-    try:
-        key = path.read_bytes().strip()
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the shared encoding key {path}: {exc.strerror}",
-            hint="the key file is shared by the member countries (docs/alerts.md)",
-        ) from None
-    if len(key) < 16:
-        raise InputError(
-            f"the shared encoding key in {path} is too short (16 bytes at least)",
-            hint="e.g. `python -c 'import secrets; print(secrets.token_hex(32))' > key`",
-        )
-    return key
-
-
 def encode_persons(frame: pl.DataFrame, key: bytes, *, file: str = "the file") -> pl.DataFrame:
     """Replace the personal data of a person list by CLK encodings.
 
@@ -409,8 +388,9 @@ def alerts_encode(
 ) -> None:
     """Turn a person list into privacy-preserving encodings (no names leave the file)."""
     from safestreets.ingest.readers import read_whole
+    from safestreets.sharing.service import read_clk_key
 
-    key = read_key_file(key_file)
+    key = read_clk_key(key_file)
     frame = read_whole(file, name="persons")
     encoded = encode_persons(frame, key, file=file.name)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,6 +49,7 @@ __all__ = [
     "list_requests",
     "load_alerts",
     "query_hits",
+    "read_clk_key",
     "released_details",
     "searches",
     "update_alert",
@@ -289,15 +291,38 @@ def _clean_record(subject: str, record: Mapping[str, Any]) -> dict[str, str | No
     return out
 
 
-def _clk_key(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
+def read_clk_key(path: Path) -> bytes:
+    """The key the member countries share for privacy-preserving encodings, from ``path``
+    (surrounding white space ignored). Read once per version of the file: queries use it
+    on the hot path.
+
+    Raises:
+        InputError: Unreadable, or shorter than 16 bytes.
+    """
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the shared encoding key {path}: {exc.strerror}",
+            hint="the key file is shared by the member countries (docs/alerts.md)",
+        ) from None
+    return _read_clk_key(path, stamp)
+
+
+@lru_cache(maxsize=4)
+def _read_clk_key(path: Path, _stamp: int) -> bytes:
     try:
         key = path.read_bytes().strip()
     except OSError as exc:
-        raise InputError(f"cannot read the shared encoding key {path}: {exc.strerror}") from exc
+        raise InputError(
+            f"cannot read the shared encoding key {path}: {exc.strerror}",
+            hint="the key file is shared by the member countries (docs/alerts.md)",
+        ) from None
     if len(key) < 16:
-        raise InputError(f"the shared encoding key in {path} is too short (16 bytes at least)")
+        raise InputError(
+            f"the shared encoding key in {path} is too short (16 bytes at least)",
+            hint="e.g. `python -c 'import secrets; print(secrets.token_hex(32))' > key`",
+        )
     return key
 
 
@@ -377,11 +402,11 @@ def query_hits(
         encodings: list[tuple[Any, str | None]] = []
         if clk is not None:
             encodings.append((_clk_row(clk), clk_blocks))
-        key = _clk_key(clk_key_file)
-        if record is not None and key is not None and idx.sizes["clk"]:
+        if record is not None and clk_key_file is not None and idx.sizes["clk"]:
             from safestreets.sharing.clk import block_key_string, encode_record
             from safestreets.sharing.names import normalise_person
 
+            key = read_clk_key(clk_key_file)
             one = normalise_person(fields)
             encodings.append((encode_record(one, key), block_key_string(one, key)))
         for bits, blocks in encodings:
