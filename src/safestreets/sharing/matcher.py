@@ -56,13 +56,15 @@ def _text(fields: tuple[str, ...]) -> list[pl.Expr]:
     return [pl.col(f).cast(pl.String) for f in fields]
 
 
-def _build_set(
-    conn: Connection | Engine, *, now: datetime, since_version: int | None = None
-) -> _Set:
+def _build_set(alerts: pl.DataFrame) -> _Set:
+    """One index per subject over these alerts (``store.INDEXED`` columns, any kinds)."""
     from safestreets.sharing.index import ClkIndex, FirearmIndex, PersonIndex, VehicleIndex
 
+    def of(subject: str) -> pl.DataFrame:
+        return alerts.filter(pl.col("kind").is_in(_KINDS_OF[subject])) if alerts.height else alerts
+
     out = _Set()
-    persons = store.index_frame(conn, _KINDS_OF["person"], now=now, since_version=since_version)
+    persons = of("person")
     plain = persons.filter(pl.col("encoding") == "plain") if persons.height else persons
     encoded = persons.filter(pl.col("encoding") == "clk") if persons.height else persons
     if plain.height:
@@ -77,12 +79,11 @@ def _build_set(
             bits,
             blocks=encoded.get_column("clk_blocks").cast(pl.String),
         )
-    vehicles = store.index_frame(conn, _KINDS_OF["vehicle"], now=now, since_version=since_version)
+    vehicles, firearms = of("vehicle"), of("firearm")
     if vehicles.height:
         out.vehicle = VehicleIndex.build(
             vehicles.select(pl.col("alert_id").alias("key"), *_text(VEHICLE_FIELDS))
         )
-    firearms = store.index_frame(conn, _KINDS_OF["firearm"], now=now, since_version=since_version)
     if firearms.height:
         out.firearm = FirearmIndex.build(
             firearms.select(pl.col("alert_id").alias("key"), *_text(FIREARM_FIELDS))
@@ -145,17 +146,15 @@ def _full(conn: Connection | Engine, version: int) -> MatchIndexes:
     now = datetime.now(UTC)
     # The version is read before the rows: rows written meanwhile carry a higher version and
     # are read again (masked in the base, indexed in the delta) on the next refresh.
-    return MatchIndexes(
-        version=version, base_version=version, built_at=now, base=_build_set(conn, now=now)
-    )
+    base = _build_set(store.index_frame(conn, now=now))
+    return MatchIndexes(version=version, base_version=version, built_at=now, base=base)
 
 
 def _refresh(conn: Connection | Engine, current: MatchIndexes, version: int) -> MatchIndexes:
-    changed = store.changed_since(conn, current.base_version)
+    now = datetime.now(UTC)
+    changed, live = store.changed_alerts(conn, current.base_version, now=now)
     if len(changed) > DELTA_MAX:
         return _full(conn, version)
-    now = datetime.now(UTC)
-    delta = _build_set(conn, now=now, since_version=current.base_version)
     for index in current.base.each():
         index.remove(changed)  # a mask: repeated removals are harmless
     return MatchIndexes(
@@ -163,7 +162,7 @@ def _refresh(conn: Connection | Engine, current: MatchIndexes, version: int) -> 
         base_version=current.base_version,
         built_at=current.built_at,
         base=current.base,
-        delta=delta,
+        delta=_build_set(live),
         changed=len(changed),
     )
 

@@ -10,7 +10,7 @@ this module checks ownership where the SQL needs it and nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -48,6 +48,7 @@ __all__ = [
     "alert_rows",
     "alert_version",
     "alerts_for",
+    "changed_alerts",
     "expire_alerts",
     "index_frame",
     "upsert_alerts",
@@ -348,12 +349,13 @@ def expire_alerts(conn: Connection, actor: Principal, *, now: datetime | None = 
     return total
 
 
-def _frame(rows: Sequence[Any], columns: Sequence[str]) -> pl.DataFrame:
-    data = {c: [getattr(r, c) for r in rows] for c in columns}
-    return (
-        pl.DataFrame(data, infer_schema_length=None)
-        if rows
-        else pl.DataFrame({c: [] for c in columns})
+def _frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pl.DataFrame:
+    """Rows read with these columns first (any further ones ignored) as a frame."""
+    if not rows:
+        return pl.DataFrame({c: [] for c in columns})
+    values = list(zip(*(tuple(r)[: len(columns)] for r in rows), strict=True))
+    return pl.DataFrame(
+        {c: list(v) for c, v in zip(columns, values, strict=True)}, infer_schema_length=None
     )
 
 
@@ -421,61 +423,38 @@ def alerts_for(
     return frame
 
 
-def changed_since(conn: Connection | Engine, version: int) -> list[int]:
-    """Ids of the alerts written with a version above ``version`` (any status)."""
-    a = tables.alert
-    with in_transaction(conn) as c:
-        return [
-            int(i) for i in c.execute(select(a.c.alert_id).where(a.c.version > version)).scalars()
-        ]
+#: What the service's match indexes read of an alert.
+INDEXED: Final = ("alert_id", "kind", "encoding", *ALERT_COLUMNS)
 
 
-def index_frame(
-    conn: Connection | Engine,
-    subject_kinds: Iterable[str],
-    *,
-    now: datetime,
-    since_version: int | None = None,
-) -> pl.DataFrame:
-    """Every alert of these kinds that may hit at ``now`` (only those written with a version
-    above ``since_version``, when given), for the service's match index.
+def index_frame(conn: Connection | Engine, *, now: datetime) -> pl.DataFrame:
+    """Every alert that may hit at ``now`` (the :data:`INDEXED` columns), for the service's
+    match indexes.
 
     Not a read on anyone's behalf: the index is the service's own machinery (like a database
     index), it never leaves the process, and what a query may reveal is decided per hit.
     """
     a = tables.alert
-    cols = [
-        "alert_id",
-        "kind",
-        "encoding",
-        "clk",
-        "clk_blocks",
-        *[c for c in ALERT_COLUMNS if c not in ("clk", "clk_blocks") and c in a.c],
-    ]
-    kinds = list(subject_kinds)
-    columns = [a.c[c] for c in dict.fromkeys(cols)]
-    if since_version is None:
-        stmt = select(*columns).where(a.c.kind.in_(kinds), active_clause(now))
-    else:
-        # The few rows changed since a version, found by the version index alone; kind and
-        # validity are tested here (with them in the SQL, SQLite walks the status index).
-        stmt = select(*columns, a.c.status, a.c.valid_from, a.c.valid_until).where(
-            a.c.version > since_version
-        )
+    stmt = select(*[a.c[c] for c in INDEXED]).where(active_clause(now))
     with in_transaction(conn) as c:
-        result = c.execute(stmt)
-        keys = list(result.keys())[: len(columns)]
-        rows: list[tuple[Any, ...]] = [
-            tuple(r)[: len(columns)]
-            for r in result.all()
-            if since_version is None or (r.kind in kinds and _hits_at(dict(r._mapping), now))
-        ]
-    if not rows:
-        return pl.DataFrame({k: [] for k in keys})
-    cols_data = list(zip(*rows, strict=True))
-    return pl.DataFrame(
-        {k: list(v) for k, v in zip(keys, cols_data, strict=True)}, infer_schema_length=None
-    )
+        return _frame(c.execute(stmt).all(), INDEXED)
+
+
+def changed_alerts(
+    conn: Connection | Engine, since_version: int, *, now: datetime
+) -> tuple[list[int], pl.DataFrame]:
+    """The alerts written with a version above ``since_version``: the ids of all of them (any
+    status), and those that may hit at ``now`` as :func:`index_frame` gives them.
+
+    Found by the version index alone, with validity tested here: with the status in the SQL,
+    SQLite walks the (status, valid_until) index over every active alert.
+    """
+    a = tables.alert
+    stmt = select(*[a.c[c] for c in INDEXED], a.c.status).where(a.c.version > since_version)
+    with in_transaction(conn) as c:
+        rows = c.execute(stmt).all()
+    hits = [r for r in rows if _hits_at(dict(r._mapping), now)]
+    return [int(r.alert_id) for r in rows], _frame(hits, INDEXED)
 
 
 def alert_rows(
