@@ -166,10 +166,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     url = args.database or f"sqlite:///{workdir / 'hits.sqlite'}"
+    # A reused store must hold the persons these arguments generate (the queries are drawn
+    # with them): another --n, --queries or --seed would measure nonsense.
+    stamp = workdir / "params.json"
+    params = {"n": args.n, "queries": args.queries, "seed": args.seed, "database": url}
+    if stamp.exists() and json.loads(stamp.read_text()) != params:
+        raise SystemExit(f"{workdir} holds a store built with {stamp.read_text()}: use another "
+                         "--workdir (and database) or the same arguments")  # fmt: skip
     t0 = time.perf_counter()
     index, queries = data(args.n, args.queries, args.seed)
     gen_s = time.perf_counter() - t0
     store = build_store(url, index, args.seed)
+    stamp.write_text(json.dumps(params))
     server = bs.Server(url, workdir)
     try:
         headers = {"Authorization": f"Bearer {store['token']}"}
