@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
+from safestreets.access.policy import Principal
 from safestreets.errors import InputError
 from safestreets.ingest.report import IngestReport
 from safestreets.store.engine import check_ready, get_engine
@@ -126,3 +128,12 @@ def print_report(report: IngestReport, *, as_json: bool, out: Path | None) -> No
         console.print(u)
     for note in report.notes:
         console.print(f"note: {escape(note)}", highlight=False)
+
+
+def operator() -> Principal:
+    """The local operator (who runs the CLI on the database host), named after the login."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        name = "unknown"
+    return Principal.local_operator(name)

@@ -6,7 +6,6 @@ database); every change it makes is audited under ``operator:<login name>``.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -17,8 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from safestreets.access.policy import Principal
-from safestreets.cli._common import DatabaseOpt, console, err_console, ready_engine
+from safestreets.cli._common import DatabaseOpt, console, err_console, operator, ready_engine
 from safestreets.errors import InputError
 
 agencies_app = typer.Typer(help="Agencies that own records and employ users.", no_args_is_help=True)
@@ -31,14 +29,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(agencies_app, name="agencies")
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
-
-
-def _operator() -> Principal:
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # no login name (some containers)
-        name = "unknown"
-    return Principal.local_operator(name)
 
 
 # --- agencies ------------------------------------------------------------------------------
@@ -67,7 +57,7 @@ def agencies_add(
         )
     engine = ready_engine(database)
     with engine.begin() as conn:
-        a = add_agency(conn, _operator(), agency_id=agency_id, name=name, country=country)
+        a = add_agency(conn, operator(), agency_id=agency_id, name=name, country=country)
     console.print(f"agency {escape(a.agency_id)} added ({a.country or 'regional'})")
 
 
@@ -117,7 +107,7 @@ def users_add(
     with engine.begin() as conn:
         u = add_user(
             conn,
-            _operator(),
+            operator(),
             username=username,
             agency_id=agency,
             roles=role or (),
@@ -136,7 +126,7 @@ def users_list(
     from safestreets.access.accounts import list_users
 
     with ready_engine(database).connect() as conn:
-        rows = list_users(conn, _operator(), agency_id=agency)
+        rows = list_users(conn, operator(), agency_id=agency)
     t = Table("user", "agency", "country", "roles", "state", "password")
     for u in rows:
         t.add_row(
@@ -163,7 +153,7 @@ def users_roles(
     engine = ready_engine(database)
     with engine.begin() as conn:
         if grant or revoke:
-            u = set_roles(conn, _operator(), username, grant=grant or (), revoke=revoke or ())
+            u = set_roles(conn, operator(), username, grant=grant or (), revoke=revoke or ())
         else:
             u = get_user(conn, username)
     console.print(f"{escape(u.username)}: {', '.join(u.roles) or 'no roles'}")
@@ -180,7 +170,7 @@ def users_disable(
 
     engine = ready_engine(database)
     with engine.begin() as conn:
-        u = set_disabled(conn, _operator(), username, disabled=not enable)
+        u = set_disabled(conn, operator(), username, disabled=not enable)
     console.print(f"user {escape(u.username)} {'disabled' if u.disabled else 'enabled'}")
 
 
@@ -199,7 +189,7 @@ def users_token_create(
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     engine = ready_engine(database)
     with engine.begin() as conn:
-        tok = create_token(conn, _operator(), username, label=label, expires_at=expires)
+        tok = create_token(conn, operator(), username, label=label, expires_at=expires)
     # The secret alone on stdout (for scripts); the note on stderr.
     typer.echo(tok.secret)
     err_console.print(
@@ -218,7 +208,7 @@ def users_token_revoke(
 
     engine = ready_engine(database)
     with engine.begin() as conn:
-        tok = revoke_token(conn, _operator(), token_id)
+        tok = revoke_token(conn, operator(), token_id)
     console.print(f"token {tok.token_id} ({tok.prefix}…) of {escape(tok.username)} revoked")
 
 
@@ -296,7 +286,7 @@ def audit_show(
     from safestreets.store.access_reads import audit_trail
 
     frame = audit_trail(
-        _operator(),
+        operator(),
         conn=ready_engine(database),
         agency=agency,
         actions=action or (),

@@ -9,9 +9,7 @@ is acceptable on the database host only). docs/alerts.md documents every command
 
 from __future__ import annotations
 
-import getpass
 import json
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,8 +20,9 @@ from rich.table import Table
 from sqlalchemy import Connection
 
 from safestreets.access.policy import Principal
-from safestreets.cli._common import DatabaseOpt, console, ready_engine
+from safestreets.cli._common import DatabaseOpt, console, operator, ready_engine
 from safestreets.errors import InputError, NotFound
+from safestreets.stats.export import plain as export_plain
 
 alerts_app = typer.Typer(
     help="Cross-border alerts: bulk load through profiles, list, show, cancel, expire, encode.",
@@ -42,15 +41,6 @@ AsUserOpt = Annotated[
 ]
 
 
-def operator() -> Principal:
-    """The local operator, named after the login running the CLI."""
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # no login name (some containers)
-        name = "unknown"
-    return Principal.local_operator(name)
-
-
 def acting_principal(conn: Connection, as_user: str | None) -> Principal:
     """The operator, or the registered user ``as_user`` with their current roles."""
     if as_user is None:
@@ -61,12 +51,10 @@ def acting_principal(conn: Connection, as_user: str | None) -> Principal:
 
 
 def plain(value: Any) -> Any:
-    """A value ready for JSON (dates as ISO 8601, bytes left out)."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    """A value ready for JSON (:func:`safestreets.stats.export.plain`; bytes left out)."""
     if isinstance(value, bytes | bytearray | memoryview):
         return None
-    return value
+    return export_plain(value)
 
 
 def echo_json(data: Any) -> None:

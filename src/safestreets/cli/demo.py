@@ -7,7 +7,6 @@ Later runs say the account exists and how to set a new password (``--reset-admin
 
 from __future__ import annotations
 
-import getpass
 import secrets
 import string
 from pathlib import Path
@@ -16,8 +15,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from safestreets.access.policy import Principal
-from safestreets.cli._common import DatabaseOpt, console, progress_bar
+from safestreets.cli._common import DatabaseOpt, console, operator, progress_bar
 from safestreets.config import get_settings
 
 #: The demo's agency: the records of the synthetic Guatemalan police carry this owner.
@@ -33,14 +31,6 @@ DEMO_ROLES = ("admin", "analyst", "liaison")
 def _password(length: int = 20) -> str:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def _operator() -> Principal:
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # no login name (some containers)
-        name = "unknown"
-    return Principal.local_operator(name)
 
 
 def _login_url() -> str:
@@ -70,19 +60,19 @@ def ensure_demo_admin(engine: Engine, *, reset: bool = False) -> str | None:
     from safestreets.access import accounts
     from safestreets.errors import NotFound
 
-    operator = _operator()
+    actor = operator()
     password = _password()
     with engine.begin() as conn:
         if DEMO_AGENCY not in {a.agency_id for a in accounts.list_agencies(conn)}:
             accounts.add_agency(
-                conn, operator, agency_id=DEMO_AGENCY, name=DEMO_AGENCY_NAME, country=DEMO_COUNTRY
+                conn, actor, agency_id=DEMO_AGENCY, name=DEMO_AGENCY_NAME, country=DEMO_COUNTRY
             )
         try:
             user = accounts.get_user(conn, DEMO_USER)
         except NotFound:
             accounts.add_user(
                 conn,
-                operator,
+                actor,
                 username=DEMO_USER,
                 agency_id=DEMO_AGENCY,
                 roles=DEMO_ROLES,
@@ -91,12 +81,12 @@ def ensure_demo_admin(engine: Engine, *, reset: bool = False) -> str | None:
             return password
         missing = [role for role in DEMO_ROLES if role not in user.roles]
         if missing:  # accounts made by an older demo lack roles added since
-            accounts.set_roles(conn, operator, DEMO_USER, grant=missing)
+            accounts.set_roles(conn, actor, DEMO_USER, grant=missing)
         if not reset:
             return None
         if user.disabled:
-            accounts.set_disabled(conn, operator, DEMO_USER, disabled=False)
-        accounts.set_password(conn, operator, DEMO_USER, password)
+            accounts.set_disabled(conn, actor, DEMO_USER, disabled=False)
+        accounts.set_password(conn, actor, DEMO_USER, password)
         return password
 
 
@@ -107,16 +97,16 @@ def ensure_demo_exchange(engine: Engine, *, seed: int = 7) -> int:
     from safestreets.demo.alerts import DEMO_AGENCIES, demo_alerts
     from safestreets.sharing.service import load_alerts
 
-    operator = _operator()
+    actor = operator()
     inserted = 0
     with engine.begin() as conn:
         known = {a.agency_id for a in accounts.list_agencies(conn)}
         for agency_id, name, country in DEMO_AGENCIES:
             if agency_id not in known:
-                accounts.add_agency(conn, operator, agency_id=agency_id, name=name, country=country)
+                accounts.add_agency(conn, actor, agency_id=agency_id, name=name, country=country)
         for agency_id, frame in demo_alerts(seed=seed).items():
             result = load_alerts(
-                conn, operator, frame, owner_agency=agency_id, source="SYNTHETIC-DEMO"
+                conn, actor, frame, owner_agency=agency_id, source="SYNTHETIC-DEMO"
             )
             inserted += result.counts.inserted
     return inserted
